@@ -1,0 +1,65 @@
+import {
+  type ChunkChoice,
+  type CompletionChunk,
+  type Delta,
+  FinishReason,
+  Role,
+  type Usage,
+} from "../gen/geminate/v1/chat_pb.js";
+
+// Frame constructors for the hot path: plain protobuf-es message literals (what `create()`
+// returns, without its reflection cost), typed so a new proto field fails the build here.
+
+/** What stays the same on every frame of one answer. */
+export interface FrameHeader {
+  readonly id: string;
+  readonly model: string;
+  readonly created: bigint;
+}
+
+export function delta(content: string, reasoningContent = "", role = Role.UNSPECIFIED): Delta {
+  return { $typeName: "geminate.v1.Delta", content, role, reasoningContent };
+}
+
+export function choice(
+  index: number,
+  d: Delta,
+  finishReason = FinishReason.UNSPECIFIED,
+  nativeFinishReason = "",
+): ChunkChoice {
+  return {
+    $typeName: "geminate.v1.ChunkChoice",
+    index,
+    delta: d,
+    finishReason,
+    nativeFinishReason,
+  };
+}
+
+export function chunk(header: FrameHeader, choices: ChunkChoice[], usage?: Usage): CompletionChunk {
+  return {
+    $typeName: "geminate.v1.CompletionChunk",
+    id: header.id,
+    model: header.model,
+    created: header.created,
+    choices,
+    usage,
+  };
+}
+
+export function usage(
+  promptTokens: number,
+  completionTokens: number,
+  totalTokens: number,
+  reasoningTokens: number,
+  cachedTokens: number,
+): Usage {
+  return {
+    $typeName: "geminate.v1.Usage",
+    promptTokens,
+    completionTokens,
+    totalTokens,
+    reasoningTokens,
+    cachedTokens,
+  };
+}

@@ -1,0 +1,123 @@
+import { Code } from "@connectrpc/connect";
+import { Observable, type OperatorFunction } from "rxjs";
+import { type CompletionChunk, FinishReason, Role } from "../gen/geminate/v1/chat_pb.js";
+import { chunk, choice, delta, type FrameHeader } from "../core/frames.ts";
+import { GatewayError } from "../core/gateway-error.ts";
+import { convertUsage } from "./convert-usage.ts";
+import { mapFinishReason } from "./map-finish-reason.ts";
+import { statusError } from "./map-status.ts";
+import type { GeminiUsage, GenerateContentResponse } from "./wire.ts";
+
+export interface ChunkContext {
+  /** The model id as the caller named it; echoed on every frame. */
+  readonly model: string;
+  /** Unix seconds the call started. */
+  readonly created: bigint;
+  /** A fresh id, used when the upstream sends no responseId. */
+  readonly newId: () => string;
+}
+
+/**
+ * Translates one answer's Gemini events into delta frames. Created per request; the fields are
+ * the stream state, each there for a reason.
+ */
+export class ChunkTranslator {
+  /** Id, model and created of every frame; fixed by the first event. */
+  #header: FrameHeader | undefined;
+  /** Choices that have had their role frame (OpenAI sends the role once, first). */
+  readonly #started = new Set<number>();
+  /** Choices that have had their finish frame; the answer is whole when all started ones have. */
+  readonly #finished = new Set<number>();
+  /** Latest usageMetadata: Gemini repeats it cumulatively, the last one holds the totals. */
+  #usage: GeminiUsage | undefined;
+
+  readonly #context: ChunkContext;
+
+  constructor(context: ChunkContext) {
+    this.#context = context;
+  }
+
+  push(event: GenerateContentResponse, emit: (frame: CompletionChunk) => void): void {
+    if (event.error) throw statusError(event.error);
+    const header = (this.#header ??= {
+      id: `chatcmpl-${event.responseId ?? this.#context.newId()}`,
+      model: this.#context.model,
+      created: this.#context.created,
+    });
+    if (event.usageMetadata) this.#usage = event.usageMetadata;
+
+    const blockReason = event.promptFeedback?.blockReason;
+    if (blockReason && !event.candidates?.length) {
+      // A blocked prompt: no candidates at all. A content_filter choice, never an empty 200.
+      this.#start(header, 0, emit);
+      this.#finished.add(0);
+      emit(chunk(header, [choice(0, delta(""), FinishReason.CONTENT_FILTER, blockReason)]));
+      return;
+    }
+
+    for (const candidate of event.candidates ?? []) {
+      const index = candidate.index ?? 0;
+      if (this.#finished.has(index)) continue;
+      this.#start(header, index, emit);
+      let content = "";
+      let reasoning = "";
+      for (const part of candidate.content?.parts ?? []) {
+        if (part.text === undefined) continue;
+        if (part.thought) reasoning += part.text;
+        else content += part.text;
+      }
+      if (content || reasoning) emit(chunk(header, [choice(index, delta(content, reasoning))]));
+      if (candidate.finishReason) {
+        this.#finished.add(index);
+        const reason = mapFinishReason(candidate.finishReason);
+        emit(chunk(header, [choice(index, delta(""), reason, candidate.finishReason)]));
+      }
+    }
+  }
+
+  /** The upstream ended: an answer that never finished is a failure, never a clean stop. */
+  end(emit: (frame: CompletionChunk) => void): void {
+    const header = this.#header;
+    if (!header || this.#finished.size === 0 || this.#finished.size < this.#started.size) {
+      throw new GatewayError("Gemini ended the answer without a finish reason", Code.Unavailable);
+    }
+    if (this.#usage) emit(chunk(header, [], convertUsage(this.#usage)));
+  }
+
+  #start(header: FrameHeader, index: number, emit: (frame: CompletionChunk) => void): void {
+    if (this.#started.has(index)) return;
+    this.#started.add(index);
+    emit(chunk(header, [choice(index, delta("", "", Role.ASSISTANT))]));
+  }
+}
+
+/** The RxJS face of ChunkTranslator: Gemini events in, delta frames out. */
+export function toCompletionChunks(
+  context: ChunkContext,
+): OperatorFunction<GenerateContentResponse, CompletionChunk> {
+  return (source) =>
+    new Observable<CompletionChunk>((subscriber) => {
+      const translator = new ChunkTranslator(context);
+      const emit = (frame: CompletionChunk) => subscriber.next(frame);
+      return source.subscribe({
+        next(event) {
+          try {
+            translator.push(event, emit);
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+        error(err) {
+          subscriber.error(err);
+        },
+        complete() {
+          try {
+            translator.end(emit);
+            subscriber.complete();
+          } catch (err) {
+            subscriber.error(err);
+          }
+        },
+      });
+    });
+}
