@@ -1,9 +1,9 @@
 import { Code } from "@connectrpc/connect";
 import { defer, type Observable } from "rxjs";
-import type { Completion, CompleteRequest, CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
 import { buildRequest } from "../gemini/build-request.ts";
 import { toCompletionChunks } from "../gemini/to-completion-chunks.ts";
 import type { GenerateContentRequest, GenerateContentResponse } from "../gemini/wire.ts";
+import type { CompleteRequest, Completion, CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
 import { CompletionBuilder } from "./aggregate.ts";
 import { Flow } from "./flow.ts";
 import { GatewayError } from "./gateway-error.ts";

@@ -16,7 +16,12 @@ export interface GatewayErrorOptions {
  * carries what the OpenAI facade needs to render it (param, reason, retry-after).
  */
 export class GatewayError extends ConnectError {
-  override name = "GatewayError";
+  // ConnectError recognises its instances by name (across package copies), so the name stays
+  // "ConnectError"; GatewayError's own instanceof goes by the prototype chain instead.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return value instanceof Object && GatewayError.prototype.isPrototypeOf(value);
+  }
+
   readonly param: string | null;
   readonly reason: string | null;
 

@@ -1,7 +1,7 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Observable, Subscription } from "rxjs";
 import type { Flow } from "./flow.ts";
 import { toConnectError } from "./gateway-error.ts";
-import { Code, ConnectError } from "@connectrpc/connect";
 
 /**
  * Frames a stream may hold while its consumer is busy. Past it the upstream read pauses; one
@@ -25,7 +25,9 @@ export function pull<T>(
   let head = 0;
   let failure: ConnectError | undefined;
   let done = false;
-  let waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+  let waiting:
+    | { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }
+    | undefined;
   let subscription: Subscription | undefined;
 
   const settle = () => {

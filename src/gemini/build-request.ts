@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
-import { type CompleteRequest, type Message, Role } from "../gen/geminate/v1/chat_pb.js";
 import { GatewayError, invalidArgument } from "../core/gateway-error.ts";
 import type { ModelEntry } from "../core/models.ts";
+import { type CompleteRequest, type Message, Role } from "../gen/geminate/v1/chat_pb.js";
 import type { Content, GenerateContentRequest, GenerationConfig, Part } from "./wire.ts";
 
 /**
@@ -29,7 +29,10 @@ export function buildRequest(request: CompleteRequest, model: ModelEntry): Gener
     throw invalidArgument("messages", "at least one message is required");
   }
   if (contents.length === 0) {
-    throw invalidArgument("messages", "at least one user or assistant message with content is required");
+    throw invalidArgument(
+      "messages",
+      "at least one user or assistant message with content is required",
+    );
   }
   const body: GenerateContentRequest = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system };
@@ -77,7 +80,8 @@ function buildGenerationConfig(
   if (request.maxTokens !== undefined) {
     config.maxOutputTokens = inRange("max_tokens", request.maxTokens, 1, 2 ** 31 - 1);
   }
-  if (request.stop.length > 5) throw invalidArgument("stop", "at most 5 stop sequences are allowed");
+  if (request.stop.length > 5)
+    throw invalidArgument("stop", "at most 5 stop sequences are allowed");
   if (request.stop.length > 0) config.stopSequences = [...request.stop];
   return Object.keys(config).length > 0 ? config : undefined;
 }

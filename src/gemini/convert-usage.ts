@@ -1,5 +1,5 @@
-import type { Usage } from "../gen/geminate/v1/chat_pb.js";
 import { usage } from "../core/frames.ts";
+import type { Usage } from "../gen/geminate/v1/chat_pb.js";
 import type { GeminiUsage } from "./wire.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { Observable, type Subscriber } from "rxjs";
-import { Pool, type Dispatcher } from "undici";
+import { type Dispatcher, Pool } from "undici";
 import type { Flow } from "../core/flow.ts";
 import { GatewayError } from "../core/gateway-error.ts";
 import { upstreamError } from "./map-status.ts";
@@ -135,7 +135,8 @@ async function readEvents(
     },
     onError(error) {
       if (error.type === "unknown-field" && error.line !== undefined) stray += `${error.line}\n`;
-      else failure ??= new GatewayError(`Gemini stream is malformed: ${error.message}`, Code.Unknown);
+      else
+        failure ??= new GatewayError(`Gemini stream is malformed: ${error.message}`, Code.Unknown);
     },
   });
   const decoder = new TextDecoder();
@@ -190,7 +191,11 @@ function transportError(err: unknown): unknown {
       cause: err,
     });
   }
-  return new GatewayError("Gemini could not be reached or dropped the connection", Code.Unavailable, {
-    cause: err,
-  });
+  return new GatewayError(
+    "Gemini could not be reached or dropped the connection",
+    Code.Unavailable,
+    {
+      cause: err,
+    },
+  );
 }

@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { Observable, type OperatorFunction } from "rxjs";
-import { type CompletionChunk, FinishReason, Role } from "../gen/geminate/v1/chat_pb.js";
-import { chunk, choice, delta, type FrameHeader } from "../core/frames.ts";
+import { choice, chunk, delta, type FrameHeader } from "../core/frames.ts";
 import { GatewayError } from "../core/gateway-error.ts";
+import { type CompletionChunk, FinishReason, Role } from "../gen/geminate/v1/chat_pb.js";
 import { convertUsage } from "./convert-usage.ts";
 import { mapFinishReason } from "./map-finish-reason.ts";
 import { statusError } from "./map-status.ts";

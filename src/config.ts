@@ -1,0 +1,71 @@
+import { z } from "zod";
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .optional()
+  .transform((v) => v === "true" || v === "1");
+
+const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every setting, from the environment. README's configuration table lists the same. */
+const environment = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  GEMINI_API_KEY: list,
+  GEMINI_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .default("https://generativelanguage.googleapis.com"),
+  GEMINATE_API_KEYS: list,
+  GEMINATE_FETCH_ALLOW_PRIVATE: flag,
+  GEMINATE_MAX_BODY_BYTES: positive(32 * 1024 * 1024),
+  GEMINATE_SHUTDOWN_GRACE_MS: positive(25_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  NODE_ENV: z.string().default("development"),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Upstream keys; empty means "run on the embedded emulator". */
+  readonly geminiApiKeys: readonly string[];
+  readonly geminiBaseUrl: string;
+  /** Client keys; empty means the gateway is open. */
+  readonly clientKeys: readonly string[];
+  readonly fetchAllowPrivate: boolean;
+  readonly maxBodyBytes: number;
+  readonly shutdownGraceMs: number;
+  readonly logLevel: string;
+  readonly production: boolean;
+}
+
+/** The environment → a validated, frozen config, or an error naming the bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = environment.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`invalid configuration: ${issue.path.join(".")}: ${issue.message}`);
+  }
+  const e = result.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    geminiApiKeys: Object.freeze(e.GEMINI_API_KEY),
+    geminiBaseUrl: e.GEMINI_BASE_URL,
+    clientKeys: Object.freeze(e.GEMINATE_API_KEYS),
+    fetchAllowPrivate: e.GEMINATE_FETCH_ALLOW_PRIVATE,
+    maxBodyBytes: e.GEMINATE_MAX_BODY_BYTES,
+    shutdownGraceMs: e.GEMINATE_SHUTDOWN_GRACE_MS,
+    logLevel: e.LOG_LEVEL,
+    production: e.NODE_ENV === "production",
+  });
+}

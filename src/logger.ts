@@ -1,0 +1,31 @@
+import { pino } from "pino";
+
+/**
+ * The root logger. Keys, authorization headers and prompt content are redacted wherever they
+ * appear in a logged object; prompts are not logged in the first place.
+ */
+export function createLogger(level: string) {
+  return pino({
+    level,
+    base: { service: "geminate" },
+    redact: {
+      paths: [
+        "authorization",
+        "*.authorization",
+        "*.headers.authorization",
+        '*.headers["x-goog-api-key"]',
+        '*["x-goog-api-key"]',
+        "*.headers.cookie",
+        "apiKey",
+        "*.apiKey",
+        "messages",
+        "*.messages",
+        "contents",
+        "*.contents",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}
+
+export type Logger = ReturnType<typeof createLogger>;

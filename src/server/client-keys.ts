@@ -1,0 +1,33 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+
+/**
+ * The client keys (`GEMINATE_API_KEYS`). Keys are kept as SHA-256 digests and compared in
+ * constant time, every key every time, so neither timing nor the answer tells which part of a
+ * presented key was wrong.
+ */
+export class ClientKeys {
+  readonly #digests: Buffer[];
+
+  constructor(keys: readonly string[]) {
+    this.#digests = keys.map(digest);
+  }
+
+  /** No keys configured: every call is let in. */
+  get open(): boolean {
+    return this.#digests.length === 0;
+  }
+
+  /** Checks an `authorization` header value ("Bearer KEY"). */
+  verify(authorization: string | null | undefined): boolean {
+    if (this.open) return true;
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+    const presented = digest(match?.[1] ?? "");
+    let ok = false;
+    for (const d of this.#digests) ok = timingSafeEqual(d, presented) || ok;
+    return ok && match !== null;
+  }
+}
+
+function digest(key: string): Buffer {
+  return createHash("sha256").update(key).digest();
+}
