@@ -19,7 +19,11 @@ export class GatewayError extends ConnectError {
   // ConnectError recognises its instances by name (across package copies), so the name stays
   // "ConnectError"; GatewayError's own instanceof goes by the prototype chain instead.
   static override [Symbol.hasInstance](value: unknown): boolean {
-    return value instanceof Object && GatewayError.prototype.isPrototypeOf(value);
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      Object.prototype.isPrototypeOf.call(GatewayError.prototype, value)
+    );
   }
 
   readonly param: string | null;

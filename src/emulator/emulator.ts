@@ -138,7 +138,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
 /** One answer, fully decided before the first byte: events to send and how. */
 interface Answer {
   script: Script;
+  /** The stream's events, in order. */
   events: object[];
+  /** The same answer as generateContent returns it: one response with every part. */
+  whole: object;
   /** A fault to inject instead of the HTTP 200. */
   status?: { code: number; status: string; message: string; details?: object[] };
 }
@@ -155,19 +158,16 @@ function plan(body: GeminiRequest, script: Script, model: string): Answer {
   );
   const common = { modelVersion: model, responseId };
   const fault = script.fail;
-  if (fault && /^\d+$/.test(fault))
-    return { script, events: [], status: faultStatus(Number(fault)) };
+  if (fault && /^\d+$/.test(fault)) {
+    return { script, events: [], whole: {}, status: faultStatus(Number(fault)) };
+  }
   if (fault === "block") {
-    return {
-      script,
-      events: [
-        {
-          promptFeedback: { blockReason: "SAFETY" },
-          usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens },
-          ...common,
-        },
-      ],
+    const blocked = {
+      promptFeedback: { blockReason: "SAFETY" },
+      usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens },
+      ...common,
     };
+    return { script, events: [blocked], whole: blocked };
   }
 
   const config = body.generationConfig ?? {};
@@ -205,11 +205,9 @@ function plan(body: GeminiRequest, script: Script, model: string): Answer {
     ...(thoughts > 0 && { thoughtsTokenCount: thoughts }),
   });
   if (thoughts > 0) {
-    const thought = `**Thinking**\n\n${fillerWords(thoughts).join(" ")}\n\n`;
+    const thought = { text: thoughtText(thoughts), thought: true };
     events.push({
-      candidates: [
-        { content: { parts: [{ text: thought, thought: true }], role: "model" }, index: 0 },
-      ],
+      candidates: [{ content: { parts: [thought], role: "model" }, index: 0 }],
       usageMetadata: usage(0, false),
       ...common,
     });
@@ -230,36 +228,30 @@ function plan(body: GeminiRequest, script: Script, model: string): Answer {
       ...common,
     });
   });
-  return { script, events };
+  const whole = {
+    candidates: [
+      {
+        content: {
+          parts: [
+            ...(thoughts > 0 ? [{ text: thoughtText(thoughts), thought: true }] : []),
+            { text: pieces.join("") },
+          ],
+          role: "model",
+        },
+        ...(fault !== "nofinish" && { finishReason }),
+        index: 0,
+      },
+    ],
+    usageMetadata: usage(emitted, true),
+    ...common,
+  };
+  return { script, events, whole };
 }
 
 function sendUnary(res: http.ServerResponse, answer: Answer): void {
-  if (answer.status)
-    return sendStatus(
-      res,
-      answer.status.code,
-      answer.status.status,
-      answer.status.message,
-      answer.status.details,
-    );
-  if (answer.script.fail === "reset") return void res.destroy();
-  // generateContent returns the whole answer as one response: the events' parts merged.
-  const events = answer.events as { candidates?: { content: { parts: GeminiPart[] } }[] }[];
-  const last = { ...(events.at(-1) as object) } as Record<string, unknown>;
-  if (events.some((e) => e.candidates)) {
-    const thoughts = events
-      .flatMap((e) => e.candidates?.[0]?.content.parts ?? [])
-      .filter((p) => (p as { thought?: boolean }).thought);
-    const text = events
-      .flatMap((e) => e.candidates?.[0]?.content.parts ?? [])
-      .filter((p) => !(p as { thought?: boolean }).thought)
-      .map((p) => p.text ?? "")
-      .join("");
-    const candidate = { ...(last.candidates as object[])[0] } as Record<string, unknown>;
-    candidate.content = { parts: [...thoughts, { text }], role: "model" };
-    last.candidates = [candidate];
-  }
-  sendJson(res, 200, last);
+  if (answer.status) sendFault(res, answer.status);
+  else if (answer.script.fail === "reset") res.destroy();
+  else sendJson(res, 200, answer.whole);
 }
 
 async function sendStream(
@@ -268,14 +260,7 @@ async function sendStream(
   sse: boolean,
   write: (chunk: string) => boolean,
 ): Promise<void> {
-  if (answer.status)
-    return sendStatus(
-      res,
-      answer.status.code,
-      answer.status.status,
-      answer.status.message,
-      answer.status.details,
-    );
+  if (answer.status) return sendFault(res, answer.status);
   let closed = false;
   res.once("close", () => {
     closed = true;
@@ -346,6 +331,10 @@ function faultStatus(code: number): NonNullable<Answer["status"]> {
   }
 }
 
+function sendFault(res: http.ServerResponse, fault: NonNullable<Answer["status"]>): void {
+  sendStatus(res, fault.code, fault.status, fault.message, fault.details);
+}
+
 function sendStatus(
   res: http.ServerResponse,
   code: number,
@@ -399,6 +388,10 @@ function responseIdOf(body: GeminiRequest): string {
   for (const ch of JSON.stringify(body.contents ?? []))
     h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
   return `emu${(h >>> 0).toString(36)}`;
+}
+
+function thoughtText(words: number): string {
+  return `**Thinking**\n\n${fillerWords(words).join(" ")}\n\n`;
 }
 
 function countWords(text: string): number {

@@ -39,11 +39,12 @@ export class ChunkTranslator {
 
   push(event: GenerateContentResponse, emit: (frame: CompletionChunk) => void): void {
     if (event.error) throw statusError(event.error);
-    const header = (this.#header ??= {
+    this.#header ??= {
       id: `chatcmpl-${event.responseId ?? this.#context.newId()}`,
       model: this.#context.model,
       created: this.#context.created,
-    });
+    };
+    const header = this.#header;
     if (event.usageMetadata) this.#usage = event.usageMetadata;
 
     const blockReason = event.promptFeedback?.blockReason;

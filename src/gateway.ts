@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Config } from "./config.ts";
+import { Chat } from "./core/chat.ts";
+import { type Emulator, startEmulator } from "./emulator/emulator.ts";
+import { GeminiClient } from "./gemini/gemini-client.ts";
+import type { Logger } from "./logger.ts";
+import { ClientKeys } from "./server/client-keys.ts";
+import { createHandler } from "./server/create-handler.ts";
+import { OnePortServer } from "./server/one-port-server.ts";
+
+export interface Gateway {
+  readonly address: AddressInfo;
+  /** The embedded emulator when no GEMINI_API_KEY is set. */
+  readonly emulator: Emulator | undefined;
+  /** Open client connections. */
+  readonly connections: number;
+  /**
+   * Drain: readiness fails at once, the port stops accepting, HTTP/2 sessions get GOAWAY and
+   * running calls may finish within `graceMs`; then the rest end with an error.
+   */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Wires config → upstream → core → one-port server, and starts listening. */
+export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+  const onEmulator = config.geminiApiKeys.length === 0;
+  if (onEmulator && config.production) {
+    throw new Error(
+      "GEMINI_API_KEY is not set, and NODE_ENV=production refuses to run on the emulator",
+    );
+  }
+  const emulatorKey = randomBytes(16).toString("hex");
+  const emulator = onEmulator ? await startEmulator({ apiKey: emulatorKey }) : undefined;
+  const upstream = new GeminiClient({
+    baseUrl: emulator?.url ?? config.geminiBaseUrl,
+    apiKey: emulator ? emulatorKey : config.geminiApiKeys[0]!,
+  });
+  if (emulator) {
+    logger.warn(
+      { emulator: emulator.url },
+      "GEMINI_API_KEY is not set: answering from the embedded Gemini emulator, not from Gemini",
+    );
+  }
+  if (config.geminiApiKeys.length > 1) {
+    logger.warn(
+      "several GEMINI_API_KEY values given: only the first is used until the key pool lands",
+    );
+  }
+  const clientKeys = new ClientKeys(config.clientKeys);
+  if (clientKeys.open) logger.warn("GEMINATE_API_KEYS is not set: every caller is let in");
+
+  const shutdown = new AbortController();
+  let ready = true;
+  const server = new OnePortServer(
+    createHandler({
+      chat: new Chat({ upstream }),
+      clientKeys,
+      logger,
+      isReady: () => ready,
+      shutdownSignal: shutdown.signal,
+      maxBodyBytes: config.maxBodyBytes,
+      ...(emulator && { upstreamLabel: "emulator" }),
+    }),
+  );
+  const address = await server.listen(config.port, config.host);
+  logger.info(
+    {
+      host: address.address,
+      port: address.port,
+      upstream: emulator ? "emulator" : config.geminiBaseUrl,
+    },
+    "geminate is serving OpenAI, gRPC, Connect and gRPC-Web on one port",
+  );
+
+  return {
+    address,
+    emulator,
+    get connections() {
+      return server.connections;
+    },
+    async stop(graceMs) {
+      ready = false;
+      const deadline = setTimeout(() => shutdown.abort(), graceMs);
+      await server.close(graceMs + 1_000);
+      clearTimeout(deadline);
+      await upstream.close();
+      await emulator?.close();
+    },
+  };
+}
