@@ -277,7 +277,11 @@ async function sendStream(
     const json = JSON.stringify(events[i]);
     const frame = sse ? `data: ${json}\r\n\r\n` : `${i === 0 ? "[" : ",\r\n"}${json}\n`;
     if (!write(frame)) await drained(res);
-    if (i === 0 && script.fail === "reset") return void res.destroy();
+    if (i === 0 && script.fail === "reset") {
+      // Once the event is on the wire, drop the connection without ending the response.
+      res.write("", () => res.destroy());
+      return;
+    }
     if (i === 0 && script.fail === "malformed") {
       write(sse ? 'data: {"candidates": [{"content\r\n\r\n' : ',\r\n{"candidates\n');
       return void res.end();

@@ -26,8 +26,13 @@ export class ChunkTranslator {
   #header: FrameHeader | undefined;
   /** Choices that have had their role frame (OpenAI sends the role once, first). */
   readonly #started = new Set<number>();
-  /** Choices that have had their finish frame; the answer is whole when all started ones have. */
-  readonly #finished = new Set<number>();
+  /**
+   * Each choice's finish reason, sent at the end of the stream: legacy models repeat
+   * finishReason on every chunk, and a mid-stream error after it must still fail the answer.
+   */
+  readonly #finish = new Map<number, string>();
+  /** The prompt was blocked (promptFeedback.blockReason without candidates). */
+  #blocked = false;
   /** Latest usageMetadata: Gemini repeats it cumulatively, the last one holds the totals. */
   #usage: GeminiUsage | undefined;
 
@@ -50,15 +55,14 @@ export class ChunkTranslator {
     const blockReason = event.promptFeedback?.blockReason;
     if (blockReason && !event.candidates?.length) {
       // A blocked prompt: no candidates at all. A content_filter choice, never an empty 200.
+      this.#blocked = true;
       this.#start(header, 0, emit);
-      this.#finished.add(0);
-      emit(chunk(header, [choice(0, delta(""), FinishReason.CONTENT_FILTER, blockReason)]));
+      this.#finish.set(0, blockReason);
       return;
     }
 
     for (const candidate of event.candidates ?? []) {
       const index = candidate.index ?? 0;
-      if (this.#finished.has(index)) continue;
       this.#start(header, index, emit);
       let content = "";
       let reasoning = "";
@@ -68,19 +72,20 @@ export class ChunkTranslator {
         else content += part.text;
       }
       if (content || reasoning) emit(chunk(header, [choice(index, delta(content, reasoning))]));
-      if (candidate.finishReason) {
-        this.#finished.add(index);
-        const reason = mapFinishReason(candidate.finishReason);
-        emit(chunk(header, [choice(index, delta(""), reason, candidate.finishReason)]));
-      }
+      if (candidate.finishReason) this.#finish.set(index, candidate.finishReason);
     }
   }
 
   /** The upstream ended: an answer that never finished is a failure, never a clean stop. */
   end(emit: (frame: CompletionChunk) => void): void {
     const header = this.#header;
-    if (!header || this.#finished.size === 0 || this.#finished.size < this.#started.size) {
+    if (!header || this.#finish.size === 0 || this.#finish.size < this.#started.size) {
       throw new GatewayError("Gemini ended the answer without a finish reason", Code.Unavailable);
+    }
+    for (const [index, native] of this.#finish) {
+      // A blocked prompt has no candidates; its blockReason ends choice 0 as content_filter.
+      const reason = this.#blocked ? FinishReason.CONTENT_FILTER : mapFinishReason(native);
+      emit(chunk(header, [choice(index, delta(""), reason, native)]));
     }
     if (this.#usage) emit(chunk(header, [], convertUsage(this.#usage)));
   }
