@@ -8,6 +8,7 @@ import type { Logger } from "../logger.ts";
 import { createOpenAIHandler } from "../openai/openai-handler.ts";
 import { notFound, sendError, sendJson } from "../openai/send.ts";
 import { chatService } from "../rpc/chat-service.ts";
+import { specGrpcMessage } from "../rpc/spec-grpc-message.ts";
 import type { ClientKeys } from "./client-keys.ts";
 
 export interface HandlerOptions {
@@ -89,6 +90,10 @@ export function createHandler(options: HandlerOptions) {
     res: http.ServerResponse | http2.Http2ServerResponse,
   ) => {
     if (upstreamLabel) res.setHeader("x-geminate-upstream", upstreamLabel);
+    const type = req.headers["content-type"] ?? "";
+    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
+      specGrpcMessage(res);
+    }
     adapter(req, res);
   };
 }
