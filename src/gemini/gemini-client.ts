@@ -146,8 +146,8 @@ async function readEvents(
     if (flow.paused) await flow.ready(signal);
     if (signal.aborted || subscriber.closed) return;
   }
-  parser.feed(decoder.decode());
-  parser.reset({ consume: true });
+  // A body that ends without the blank line after its last event still delivers that event.
+  parser.feed(`${decoder.decode()}\n\n`);
   if (failure !== undefined) throw failure;
   if (stray.trim()) throw upstreamError(200, stray);
 }

@@ -87,7 +87,8 @@ export class ChunkTranslator {
       const reason = this.#blocked ? FinishReason.CONTENT_FILTER : mapFinishReason(native);
       emit(chunk(header, [choice(index, delta(""), reason, native)]));
     }
-    if (this.#usage) emit(chunk(header, [], convertUsage(this.#usage)));
+    // Always a usage frame, so include_usage callers get one; zeros when Gemini sent none.
+    emit(chunk(header, [], convertUsage(this.#usage ?? {})));
   }
 
   #start(header: FrameHeader, index: number, emit: (frame: CompletionChunk) => void): void {
