@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+// `npm start` as a user runs it: the real entry point in its own process.
+
+const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+function start(env: Record<string, string>): {
+  child: ChildProcess;
+  lines: string[];
+  ready: Promise<number>;
+} {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let buffer = "";
+  const ready = new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      buffer += d.toString();
+      let nl = buffer.indexOf("\n");
+      while (nl >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        lines.push(line);
+        if (line.includes("serving OpenAI")) resolve((JSON.parse(line) as { port: number }).port);
+        nl = buffer.indexOf("\n");
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`exited ${code}: ${lines.join("\n")}`)));
+  });
+  return { child, lines, ready };
+}
+
+test("npm start without a key serves on the embedded emulator and says so; SIGTERM drains and exits 0", async () => {
+  const { child, lines, ready } = start({});
+  const port = await ready;
+  assert.ok(
+    lines.some((l) => l.includes("embedded Gemini emulator")),
+    "start-up says it runs on the emulator",
+  );
+  const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+  assert.equal(health.status, 200);
+  assert.equal(health.headers.get("x-geminate-upstream"), "emulator");
+
+  // A stream in flight when SIGTERM arrives still completes.
+  const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "gemini-2.5-flash",
+      stream: true,
+      messages: [{ role: "user", content: "[emulator words=10 delay=30]" }],
+    }),
+  });
+  const body = res.text();
+  await new Promise((r) => setTimeout(r, 50));
+  child.kill("SIGTERM");
+  const text = await body;
+  assert.ok(text.endsWith("data: [DONE]\n\n"));
+  assert.ok(!text.includes('"error"'), "the in-flight stream finished cleanly");
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0);
+});
+
+test("NODE_ENV=production refuses to start without GEMINI_API_KEY", async () => {
+  const { child, lines, ready } = start({ NODE_ENV: "production" });
+  ready.catch(() => {});
+  const [code] = await once(child, "exit");
+  assert.equal(code, 1);
+  assert.ok(lines.some((l) => l.includes("GEMINI_API_KEY")));
+});
+
+test("a bad setting stops start-up with one line naming the variable", async () => {
+  const { child, lines, ready } = start({ PORT: "eighty" });
+  ready.catch(() => {});
+  const [code] = await once(child, "exit");
+  assert.equal(code, 1);
+  assert.match(lines.join("\n"), /^geminate: invalid configuration: PORT: /);
+});
