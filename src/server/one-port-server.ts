@@ -43,6 +43,10 @@ export class OnePortServer {
       },
       handler,
     );
+    // The http server never listens itself (connections come from the sniffer), but its
+    // connection tracking (headersTimeout, requestTimeout, closeIdleConnections) starts on
+    // 'listening'.
+    this.#h1.emit("listening");
     this.#h2 = http2.createServer(
       {
         maxSessionMemory: options.maxSessionMemoryMb ?? 64,
@@ -82,6 +86,7 @@ export class OnePortServer {
    */
   async close(graceMs: number): Promise<void> {
     this.#tcp.close();
+    this.#h1.close();
     this.#h1.closeIdleConnections();
     for (const session of this.#sessions) session.close();
     const deadline = Date.now() + graceMs;
