@@ -2,9 +2,11 @@ import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config.ts";
 import { Chat } from "./core/chat.ts";
+import { ModelCatalogue } from "./core/models.ts";
 import { type Emulator, startEmulator } from "./emulator/emulator.ts";
 import { GeminiClient } from "./gemini/gemini-client.ts";
 import type { Logger } from "./logger.ts";
+import { anyAddress, publicUnicastOnly, SafeFetch } from "./media/safe-fetch.ts";
 import { ClientKeys } from "./server/client-keys.ts";
 import { createHandler } from "./server/create-handler.ts";
 import { OnePortServer } from "./server/one-port-server.ts";
@@ -50,11 +52,27 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const clientKeys = new ClientKeys(config.clientKeys);
   if (clientKeys.open) logger.warn("GEMINATE_API_KEYS is not set: every caller is let in");
 
+  const catalogue = new ModelCatalogue();
   const shutdown = new AbortController();
+  // The upstream's own model list joins the catalogue, refreshed now and then.
+  const learnModels = () =>
+    upstream.listModels(shutdown.signal).then(
+      (ids) => catalogue.learn(ids),
+      (err: unknown) => logger.warn({ err }, "could not list the upstream's models"),
+    );
+  void learnModels();
+  const relearn = setInterval(learnModels, 10 * 60_000).unref();
+  const fetcher = new SafeFetch({
+    policy: config.fetchAllowPrivate ? anyAddress : publicUnicastOnly,
+    ...(!config.fetchAllowPrivate && { ports: new Set([80, 443]) }),
+    maxBytes: 20 * 1024 * 1024,
+    timeoutMs: 10_000,
+    maxRedirects: 5,
+  });
   let ready = true;
   const server = new OnePortServer(
     createHandler({
-      chat: new Chat({ upstream }),
+      chat: new Chat({ upstream, catalogue, fetcher }),
       clientKeys,
       logger,
       isReady: () => ready,
@@ -81,10 +99,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     },
     async stop(graceMs) {
       ready = false;
+      clearInterval(relearn);
       const deadline = setTimeout(() => shutdown.abort(), graceMs);
       await server.close(graceMs + 1_000);
       clearTimeout(deadline);
       await upstream.close();
+      await fetcher.close();
       await emulator?.close();
     },
   };

@@ -34,9 +34,10 @@ export class CompletionBuilder {
         merged = {
           $typeName: "geminate.v1.Choice",
           index: c.index,
-          message: delta("", "", Role.ASSISTANT),
+          message: delta({ role: Role.ASSISTANT }),
           finishReason: FinishReason.UNSPECIFIED,
           nativeFinishReason: "",
+          logprobs: undefined,
         };
         this.#choices.set(c.index, merged);
       }
@@ -44,6 +45,13 @@ export class CompletionBuilder {
       if (c.delta) {
         message.content += c.delta.content;
         message.reasoningContent += c.delta.reasoningContent;
+        message.toolCalls.push(...c.delta.toolCalls);
+        message.images.push(...c.delta.images);
+        if (c.delta.thoughtSignature) message.thoughtSignature = c.delta.thoughtSignature;
+      }
+      if (c.logprobs) {
+        merged.logprobs ??= { $typeName: "geminate.v1.Logprobs", content: [] };
+        merged.logprobs.content.push(...c.logprobs.content);
       }
       if (c.finishReason !== FinishReason.UNSPECIFIED) {
         merged.finishReason = c.finishReason;

@@ -1,13 +1,15 @@
 import { Code } from "@connectrpc/connect";
-import { defer, type Observable } from "rxjs";
+import { defer, from, type Observable, switchMap } from "rxjs";
 import { buildRequest } from "../gemini/build-request.ts";
 import { toCompletionChunks } from "../gemini/to-completion-chunks.ts";
 import type { GenerateContentRequest, GenerateContentResponse } from "../gemini/wire.ts";
 import type { CompleteRequest, Completion, CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
+import { MediaResolver } from "../media/media-resolver.ts";
+import type { SafeFetch } from "../media/safe-fetch.ts";
 import { CompletionBuilder } from "./aggregate.ts";
 import { Flow } from "./flow.ts";
 import { GatewayError } from "./gateway-error.ts";
-import { resolveModel } from "./models.ts";
+import type { ModelCatalogue } from "./models.ts";
 import { pull } from "./pull.ts";
 
 /** What the core needs from the upstream: Gemini events for one request. */
@@ -21,9 +23,12 @@ export interface Upstream {
 
 export interface ChatDependencies {
   upstream: Upstream;
+  catalogue: ModelCatalogue;
+  /** Fetches media URLs for requests (SSRF-safe). */
+  fetcher: SafeFetch;
   /** Milliseconds since the epoch. */
   now?: () => number;
-  /** A fresh unique id (for answers the upstream gave none). */
+  /** A fresh unique id (for answers and tool calls the upstream gave none). */
   newId?: () => string;
 }
 
@@ -32,32 +37,44 @@ export interface ChatDependencies {
  * out. `stream` pulls frames as they come; `complete` aggregates the same frames.
  */
 export class Chat {
-  readonly #upstream: Upstream;
-  readonly #now: () => number;
-  readonly #newId: () => string;
+  readonly #deps: Required<ChatDependencies>;
 
   constructor(deps: ChatDependencies) {
-    this.#upstream = deps.upstream;
-    this.#now = deps.now ?? Date.now;
-    this.#newId = deps.newId ?? (() => crypto.randomUUID().replaceAll("-", ""));
+    this.#deps = {
+      now: Date.now,
+      newId: () => crypto.randomUUID().replaceAll("-", ""),
+      ...deps,
+    };
   }
 
-  /** The frames of one answer, cold: nothing is sent upstream until subscribed. */
-  frames(request: CompleteRequest, flow: Flow, upstreamStream = true): Observable<CompletionChunk> {
+  get catalogue(): ModelCatalogue {
+    return this.#deps.catalogue;
+  }
+
+  /** The frames of one answer, cold: nothing is fetched or sent upstream until subscribed. */
+  frames(
+    request: CompleteRequest,
+    flow: Flow,
+    signal: AbortSignal,
+    upstreamStream = true,
+  ): Observable<CompletionChunk> {
+    const { upstream, catalogue, fetcher, now, newId } = this.#deps;
     return defer(() => {
-      const model = resolveModel(request.model);
+      const model = catalogue.resolve(request.model);
       if (!model) {
         throw new GatewayError(`The model '${request.model}' does not exist`, Code.NotFound, {
           param: "model",
           reason: "model_not_found",
         });
       }
-      const body = buildRequest(request, model);
-      return this.#upstream.generate(model.upstream, body, { stream: upstreamStream, flow }).pipe(
+      const media = new MediaResolver(fetcher, signal, model.capabilities.mediaResolution ?? false);
+      const body = buildRequest(request, model, (m, param) => media.part(m, param));
+      return from(body).pipe(
+        switchMap((b) => upstream.generate(model.upstream, b, { stream: upstreamStream, flow })),
         toCompletionChunks({
           model: request.model,
-          created: BigInt(Math.floor(this.#now() / 1000)),
-          newId: this.#newId,
+          created: BigInt(Math.floor(now() / 1000)),
+          newId,
         }),
       );
     });
@@ -66,14 +83,14 @@ export class Chat {
   /** Frames as an async iterator the caller pulls; `signal` aborts the upstream call. */
   stream(request: CompleteRequest, signal: AbortSignal): AsyncIterableIterator<CompletionChunk> {
     const flow = new Flow();
-    return pull(this.frames(request, flow), flow, signal);
+    return pull(this.frames(request, flow, signal), flow, signal);
   }
 
   /** The whole answer, from the upstream's unary method. */
   async complete(request: CompleteRequest, signal: AbortSignal): Promise<Completion> {
     const flow = new Flow();
     const builder = new CompletionBuilder();
-    for await (const frame of pull(this.frames(request, flow, false), flow, signal)) {
+    for await (const frame of pull(this.frames(request, flow, signal, false), flow, signal)) {
       builder.add(frame);
     }
     return builder.build();

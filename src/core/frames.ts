@@ -3,6 +3,7 @@ import {
   type CompletionChunk,
   type Delta,
   FinishReason,
+  type Logprobs,
   Role,
   type Usage,
 } from "../gen/geminate/v1/chat_pb.js";
@@ -17,8 +18,17 @@ export interface FrameHeader {
   readonly created: bigint;
 }
 
-export function delta(content: string, reasoningContent = "", role = Role.UNSPECIFIED): Delta {
-  return { $typeName: "geminate.v1.Delta", content, role, reasoningContent };
+export function delta(fields: Partial<Omit<Delta, "$typeName">> = {}): Delta {
+  return {
+    $typeName: "geminate.v1.Delta",
+    content: "",
+    role: Role.UNSPECIFIED,
+    reasoningContent: "",
+    toolCalls: [],
+    images: [],
+    thoughtSignature: "",
+    ...fields,
+  };
 }
 
 export function choice(
@@ -26,6 +36,7 @@ export function choice(
   d: Delta,
   finishReason = FinishReason.UNSPECIFIED,
   nativeFinishReason = "",
+  logprobs?: Logprobs,
 ): ChunkChoice {
   return {
     $typeName: "geminate.v1.ChunkChoice",
@@ -33,6 +44,7 @@ export function choice(
     delta: d,
     finishReason,
     nativeFinishReason,
+    logprobs,
   };
 }
 

@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { upstreamModels } from "../core/models.ts";
+import { knownUpstreamModels } from "../core/models.ts";
 import { fillerWords, readScript, type Script } from "./script.ts";
 
 export interface EmulatorOptions extends Partial<Omit<Script, "fail">> {
@@ -51,7 +51,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   };
   const stats = { requests: 0, bytesWritten: 0, open: 0 };
   const received: unknown[] = [];
-  const models = new Set(upstreamModels());
+  const models = new Set(knownUpstreamModels());
 
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     stats.requests++;

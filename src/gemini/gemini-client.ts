@@ -9,6 +9,7 @@ import {
   type GenerateContentRequest,
   type GenerateContentResponse,
   generateContentResponseSchema,
+  modelsPageSchema,
 } from "./wire.ts";
 
 export interface GeminiClientOptions {
@@ -75,6 +76,27 @@ export class GeminiClient {
       );
       return () => abort.abort();
     });
+  }
+
+  /** Every model the upstream lists (bare ids), following its pages. */
+  async listModels(signal: AbortSignal): Promise<string[]> {
+    const ids: string[] = [];
+    let pageToken = "";
+    do {
+      const query = `pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`;
+      const response = await this.#pool.request({
+        method: "GET",
+        path: `${this.#basePath}/v1beta/models?${query}`,
+        headers: { "x-goog-api-key": this.#apiKey },
+        signal,
+      });
+      const text = await readText(response.body, MAX_BODY_BYTES);
+      if (response.statusCode !== 200) throw upstreamError(response.statusCode, text);
+      const page = modelsPageSchema.parse(JSON.parse(text));
+      for (const m of page.models ?? []) ids.push(m.name.replace(/^models\//, ""));
+      pageToken = page.nextPageToken ?? "";
+    } while (pageToken);
+    return ids;
   }
 
   close(): Promise<void> {

@@ -2,18 +2,26 @@ import { Code } from "@connectrpc/connect";
 import { Observable, type OperatorFunction } from "rxjs";
 import { choice, chunk, delta, type FrameHeader } from "../core/frames.ts";
 import { GatewayError } from "../core/gateway-error.ts";
-import { type CompletionChunk, FinishReason, Role } from "../gen/geminate/v1/chat_pb.js";
+import { GENERATED_PREFIX } from "../core/tool-call-id.ts";
+import {
+  type CompletionChunk,
+  FinishReason,
+  type Image,
+  type Logprobs,
+  Role,
+  type ToolCall,
+} from "../gen/geminate/v1/chat_pb.js";
 import { convertUsage } from "./convert-usage.ts";
 import { mapFinishReason } from "./map-finish-reason.ts";
 import { statusError } from "./map-status.ts";
-import type { GeminiUsage, GenerateContentResponse } from "./wire.ts";
+import type { GeminiCandidate, GeminiUsage, GenerateContentResponse } from "./wire.ts";
 
 export interface ChunkContext {
   /** The model id as the caller named it; echoed on every frame. */
   readonly model: string;
   /** Unix seconds the call started. */
   readonly created: bigint;
-  /** A fresh id, used when the upstream sends no responseId. */
+  /** A fresh id, used when the upstream sends no responseId or no function call id. */
   readonly newId: () => string;
 }
 
@@ -22,6 +30,7 @@ export interface ChunkContext {
  * the stream state, each there for a reason.
  */
 export class ChunkTranslator {
+  readonly #context: ChunkContext;
   /** Id, model and created of every frame; fixed by the first event. */
   #header: FrameHeader | undefined;
   /** Choices that have had their role frame (OpenAI sends the role once, first). */
@@ -31,12 +40,12 @@ export class ChunkTranslator {
    * finishReason on every chunk, and a mid-stream error after it must still fail the answer.
    */
   readonly #finish = new Map<number, string>();
+  /** Tool calls per choice so far: the next call's stable index. */
+  readonly #calls = new Map<number, number>();
   /** The prompt was blocked (promptFeedback.blockReason without candidates). */
   #blocked = false;
   /** Latest usageMetadata: Gemini repeats it cumulatively, the last one holds the totals. */
   #usage: GeminiUsage | undefined;
-
-  readonly #context: ChunkContext;
 
   constructor(context: ChunkContext) {
     this.#context = context;
@@ -60,20 +69,7 @@ export class ChunkTranslator {
       this.#finish.set(0, blockReason);
       return;
     }
-
-    for (const candidate of event.candidates ?? []) {
-      const index = candidate.index ?? 0;
-      this.#start(header, index, emit);
-      let content = "";
-      let reasoning = "";
-      for (const part of candidate.content?.parts ?? []) {
-        if (part.text === undefined) continue;
-        if (part.thought) reasoning += part.text;
-        else content += part.text;
-      }
-      if (content || reasoning) emit(chunk(header, [choice(index, delta(content, reasoning))]));
-      if (candidate.finishReason) this.#finish.set(index, candidate.finishReason);
-    }
+    for (const candidate of event.candidates ?? []) this.#candidate(header, candidate, emit);
   }
 
   /** The upstream ended: an answer that never finished is a failure, never a clean stop. */
@@ -83,19 +79,97 @@ export class ChunkTranslator {
       throw new GatewayError("Gemini ended the answer without a finish reason", Code.Unavailable);
     }
     for (const [index, native] of this.#finish) {
-      // A blocked prompt has no candidates; its blockReason ends choice 0 as content_filter.
-      const reason = this.#blocked ? FinishReason.CONTENT_FILTER : mapFinishReason(native);
-      emit(chunk(header, [choice(index, delta(""), reason, native)]));
+      let reason = this.#blocked ? FinishReason.CONTENT_FILTER : mapFinishReason(native);
+      // Gemini ends a function-call turn with STOP; OpenAI clients loop on "tool_calls".
+      if (reason === FinishReason.STOP && this.#calls.has(index)) reason = FinishReason.TOOL_CALLS;
+      emit(chunk(header, [choice(index, delta(), reason, native)]));
     }
     // Always a usage frame, so include_usage callers get one; zeros when Gemini sent none.
     emit(chunk(header, [], convertUsage(this.#usage ?? {})));
   }
 
+  #candidate(
+    header: FrameHeader,
+    candidate: GeminiCandidate,
+    emit: (frame: CompletionChunk) => void,
+  ): void {
+    const index = candidate.index ?? 0;
+    this.#start(header, index, emit);
+    let content = "";
+    let reasoning = "";
+    let signature = "";
+    const toolCalls: ToolCall[] = [];
+    const images: Image[] = [];
+    for (const part of candidate.content?.parts ?? []) {
+      if (part.functionCall) {
+        const next = this.#calls.get(index) ?? 0;
+        this.#calls.set(index, next + 1);
+        toolCalls.push({
+          $typeName: "geminate.v1.ToolCall",
+          id: part.functionCall.id || `${GENERATED_PREFIX}${this.#context.newId()}`,
+          name: part.functionCall.name,
+          arguments: JSON.stringify(part.functionCall.args ?? {}),
+          index: next,
+          thoughtSignature: part.thoughtSignature ?? "",
+        });
+        continue;
+      }
+      if (part.thoughtSignature) signature = part.thoughtSignature;
+      if (part.inlineData?.mimeType.startsWith("image/")) {
+        const { mimeType, data } = part.inlineData;
+        images.push({
+          $typeName: "geminate.v1.Image",
+          mimeType,
+          data: Buffer.from(data, "base64"),
+        });
+        // Clients that read only content still see the picture.
+        content += `![image](data:${mimeType};base64,${data})`;
+      } else if (part.executableCode) {
+        content += `\n\`\`\`${(part.executableCode.language ?? "").toLowerCase()}\n${part.executableCode.code}\n\`\`\`\n`;
+      } else if (part.codeExecutionResult) {
+        content += `\n\`\`\`output\n${part.codeExecutionResult.output ?? ""}\n\`\`\`\n`;
+      } else if (part.text !== undefined) {
+        if (part.thought) reasoning += part.text;
+        else content += part.text;
+      }
+    }
+    const logprobs = convertLogprobs(candidate.logprobsResult);
+    if (content || reasoning || signature || toolCalls.length || images.length || logprobs) {
+      const d = delta({
+        content,
+        reasoningContent: reasoning,
+        toolCalls,
+        images,
+        thoughtSignature: signature,
+      });
+      emit(chunk(header, [choice(index, d, FinishReason.UNSPECIFIED, "", logprobs)]));
+    }
+    if (candidate.finishReason) this.#finish.set(index, candidate.finishReason);
+  }
+
   #start(header: FrameHeader, index: number, emit: (frame: CompletionChunk) => void): void {
     if (this.#started.has(index)) return;
     this.#started.add(index);
-    emit(chunk(header, [choice(index, delta("", "", Role.ASSISTANT))]));
+    emit(chunk(header, [choice(index, delta({ role: Role.ASSISTANT }))]));
   }
+}
+
+function convertLogprobs(result: GeminiCandidate["logprobsResult"]): Logprobs | undefined {
+  const chosen = result?.chosenCandidates;
+  if (!chosen?.length) return undefined;
+  return {
+    $typeName: "geminate.v1.Logprobs",
+    content: chosen.map((c, i) => ({
+      $typeName: "geminate.v1.TokenLogprob",
+      token: c.token ?? "",
+      logprob: c.logProbability ?? 0,
+      topLogprobs: (result?.topCandidates?.[i]?.candidates ?? []).map((t) => ({
+        $typeName: "geminate.v1.TopLogprob",
+        token: t.token ?? "",
+        logprob: t.logProbability ?? 0,
+      })),
+    })),
+  };
 }
 
 /** The RxJS face of ChunkTranslator: Gemini events in, delta frames out. */

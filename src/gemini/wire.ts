@@ -8,6 +8,11 @@ export interface Part {
   text?: string;
   thought?: boolean;
   thoughtSignature?: string;
+  inlineData?: { mimeType: string; data: string };
+  fileData?: { fileUri: string; mimeType?: string };
+  functionCall?: { id?: string; name: string; args: unknown };
+  functionResponse?: { id?: string; name: string; response: unknown };
+  mediaResolution?: { level: string };
 }
 
 export interface Content {
@@ -15,25 +20,67 @@ export interface Content {
   parts: Part[];
 }
 
+export interface ThinkingConfig {
+  includeThoughts?: boolean;
+  thinkingBudget?: number;
+  thinkingLevel?: string;
+}
+
 export interface GenerationConfig {
   temperature?: number;
   topP?: number;
   topK?: number;
+  candidateCount?: number;
   maxOutputTokens?: number;
   stopSequences?: string[];
-  thinkingConfig?: { includeThoughts?: boolean; thinkingBudget?: number; thinkingLevel?: string };
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  responseLogprobs?: boolean;
+  logprobs?: number;
+  responseMimeType?: string;
+  responseSchema?: unknown;
+  responseJsonSchema?: unknown;
+  responseModalities?: string[];
+  thinkingConfig?: ThinkingConfig;
+}
+
+export interface FunctionDeclaration {
+  name: string;
+  description?: string;
+  parameters?: unknown;
+  parametersJsonSchema?: unknown;
 }
 
 export interface GenerateContentRequest {
   contents: Content[];
   systemInstruction?: Content;
   generationConfig?: GenerationConfig;
+  tools?: { functionDeclarations: FunctionDeclaration[] }[];
+  toolConfig?: {
+    functionCallingConfig: { mode: "AUTO" | "ANY" | "NONE"; allowedFunctionNames?: string[] };
+  };
+  safetySettings?: { category: string; threshold: string }[];
+  cachedContent?: string;
 }
 
 const partSchema = z.object({
   text: z.string().optional(),
   thought: z.boolean().optional(),
   thoughtSignature: z.string().optional(),
+  inlineData: z.object({ mimeType: z.string(), data: z.string() }).optional(),
+  functionCall: z
+    .object({ id: z.string().optional(), name: z.string(), args: z.unknown().optional() })
+    .optional(),
+  executableCode: z.object({ language: z.string().optional(), code: z.string() }).optional(),
+  codeExecutionResult: z
+    .object({ outcome: z.string().optional(), output: z.string().optional() })
+    .optional(),
+});
+
+const logprobCandidate = z.object({
+  token: z.string().optional(),
+  logProbability: z.number().optional(),
 });
 
 const candidateSchema = z.object({
@@ -41,6 +88,14 @@ const candidateSchema = z.object({
   finishReason: z.string().optional(),
   finishMessage: z.string().optional(),
   index: z.number().int().nonnegative().optional(),
+  logprobsResult: z
+    .object({
+      topCandidates: z
+        .array(z.object({ candidates: z.array(logprobCandidate).optional() }))
+        .optional(),
+      chosenCandidates: z.array(logprobCandidate).optional(),
+    })
+    .optional(),
 });
 
 const count = z.number().int().nonnegative().optional();
@@ -75,3 +130,10 @@ export const generateContentResponseSchema = z.object({
 export type GenerateContentResponse = z.infer<typeof generateContentResponseSchema>;
 export type GeminiUsage = z.infer<typeof usageSchema>;
 export type GeminiStatus = z.infer<typeof statusSchema>;
+export type GeminiCandidate = z.infer<typeof candidateSchema>;
+export type GeminiPart = z.infer<typeof partSchema>;
+
+export const modelsPageSchema = z.object({
+  models: z.array(z.object({ name: z.string() })).optional(),
+  nextPageToken: z.string().optional(),
+});

@@ -2,7 +2,6 @@ import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { Chat } from "../core/chat.ts";
 import { toConnectError } from "../core/gateway-error.ts";
-import { MODELS, resolveModel } from "../core/models.ts";
 import { parseChatRequest } from "./chat-request.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { renderCompletion } from "./render-chunk.ts";
@@ -60,13 +59,13 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
     }
     if (path === "/v1/models") {
       if (req.method !== "GET") return methodNotAllowed(res, "GET");
-      sendJson(res, 200, { object: "list", data: MODELS.map((m) => modelJson(m.id)) });
+      sendJson(res, 200, { object: "list", data: chat.catalogue.ids().map(modelJson) });
       return true;
     }
     if (path.startsWith("/v1/models/")) {
       if (req.method !== "GET") return methodNotAllowed(res, "GET");
       const id = decodeURIComponent(path.slice("/v1/models/".length));
-      const model = resolveModel(id);
+      const model = chat.catalogue.resolve(id);
       if (model) sendJson(res, 200, modelJson(id));
       else notFound(res, `The model '${id}'`);
       return true;

@@ -1,9 +1,13 @@
+import { encodeToolCallId } from "../core/tool-call-id.ts";
 import {
   type Completion,
   type CompletionChunk,
   type Delta,
   FinishReason,
+  type Image,
+  type Logprobs,
   Role,
+  type ToolCall,
   type Usage,
 } from "../gen/geminate/v1/chat_pb.js";
 
@@ -23,6 +27,8 @@ const FINISH_REASONS = {
 export class ChunkRenderer {
   #prefix: string | undefined;
   readonly #includeUsage: boolean;
+  /** Images sent so far per choice: each image's index in its message. */
+  readonly #images = new Map<number, number>();
 
   constructor(includeUsage: boolean) {
     this.#includeUsage = includeUsage;
@@ -33,14 +39,14 @@ export class ChunkRenderer {
     this.#prefix ??= `{"id":${JSON.stringify(frame.id)},"object":"chat.completion.chunk","created":${frame.created},"model":${JSON.stringify(frame.model)},"choices":[`;
     if (frame.usage && frame.choices.length === 0) {
       return this.#includeUsage
-        ? `${this.#prefix}],"usage":${renderUsage(frame.usage)}}`
+        ? `${this.#prefix}],"usage":${JSON.stringify(usageJson(frame.usage))}}`
         : undefined;
     }
     let json = this.#prefix;
     for (let i = 0; i < frame.choices.length; i++) {
       const c = frame.choices[i]!;
       if (i > 0) json += ",";
-      json += `{"index":${c.index},"delta":${renderDelta(c.delta)},"logprobs":null,"finish_reason":`;
+      json += `{"index":${c.index},"delta":${this.#delta(c.index, c.delta)},"logprobs":${c.logprobs ? JSON.stringify(logprobsJson(c.logprobs)) : "null"},"finish_reason":`;
       json +=
         c.finishReason === FinishReason.UNSPECIFIED
           ? "null}"
@@ -48,19 +54,60 @@ export class ChunkRenderer {
     }
     return this.#includeUsage ? `${json}],"usage":null}` : `${json}]}`;
   }
+
+  #delta(index: number, d: Delta | undefined): string {
+    if (!d) return "{}";
+    let json = "";
+    if (d.role === Role.ASSISTANT) json += `,"role":"assistant","content":""`;
+    else if (d.content) json += `,"content":${JSON.stringify(d.content)}`;
+    if (d.reasoningContent) json += `,"reasoning_content":${JSON.stringify(d.reasoningContent)}`;
+    if (d.toolCalls.length)
+      json += `,"tool_calls":${JSON.stringify(d.toolCalls.map(toolCallJson))}`;
+    if (d.images.length) {
+      const first = this.#images.get(index) ?? 0;
+      this.#images.set(index, first + d.images.length);
+      json += `,"images":${JSON.stringify(d.images.map((img, k) => imageJson(img, first + k)))}`;
+    }
+    if (d.thoughtSignature)
+      json += `,"extra_content":${JSON.stringify(signatureJson(d.thoughtSignature))}`;
+    return `{${json.slice(1)}}`;
+  }
 }
 
-function renderDelta(d: Delta | undefined): string {
-  if (!d) return "{}";
-  const fields: string[] = [];
-  if (d.role === Role.ASSISTANT) fields.push(`"role":"assistant","content":""`);
-  else if (d.content) fields.push(`"content":${JSON.stringify(d.content)}`);
-  if (d.reasoningContent) fields.push(`"reasoning_content":${JSON.stringify(d.reasoningContent)}`);
-  return `{${fields.join(",")}}`;
+/** Google's OpenAI-compatible spelling of a thought signature, which its clients echo back. */
+function signatureJson(signature: string) {
+  return { google: { thought_signature: signature } };
 }
 
-function renderUsage(u: Usage): string {
-  return JSON.stringify(usageJson(u));
+function toolCallJson(call: ToolCall) {
+  return {
+    index: call.index,
+    id: encodeToolCallId(call.id, call.thoughtSignature),
+    type: "function",
+    function: { name: call.name, arguments: call.arguments },
+    ...(call.thoughtSignature && { extra_content: signatureJson(call.thoughtSignature) }),
+  };
+}
+
+function imageJson(image: Image, index: number) {
+  const url = `data:${image.mimeType};base64,${Buffer.from(image.data).toString("base64")}`;
+  return { type: "image_url", image_url: { url }, index };
+}
+
+function logprobsJson(l: Logprobs) {
+  return {
+    content: l.content.map((t) => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: [...Buffer.from(t.token, "utf8")],
+      top_logprobs: t.topLogprobs.map((a) => ({
+        token: a.token,
+        logprob: a.logprob,
+        bytes: [...Buffer.from(a.token, "utf8")],
+      })),
+    })),
+    refusal: null,
+  };
 }
 
 function usageJson(u: Usage) {
@@ -80,20 +127,27 @@ export function renderCompletion(c: Completion) {
     object: "chat.completion",
     created: Number(c.created),
     model: c.model,
-    choices: c.choices.map((choice) => ({
-      index: choice.index,
-      message: {
-        role: "assistant",
-        content: choice.message?.content ?? "",
-        refusal: null,
-        ...(choice.message?.reasoningContent && {
-          reasoning_content: choice.message.reasoningContent,
-        }),
-      },
-      logprobs: null,
-      finish_reason: FINISH_REASONS[choice.finishReason],
-      native_finish_reason: choice.nativeFinishReason,
-    })),
+    choices: c.choices.map((choice) => {
+      const m = choice.message!;
+      // Non-stream tool calls carry no index.
+      const calls = m.toolCalls.map(toolCallJson).map(({ index: _, ...call }) => call);
+      return {
+        index: choice.index,
+        message: {
+          role: "assistant",
+          // OpenAI sends null content beside tool calls when there is no text.
+          content: m.content === "" && calls.length > 0 ? null : m.content,
+          refusal: null,
+          ...(m.reasoningContent && { reasoning_content: m.reasoningContent }),
+          ...(calls.length > 0 && { tool_calls: calls }),
+          ...(m.images.length > 0 && { images: m.images.map(imageJson) }),
+          ...(m.thoughtSignature && { extra_content: signatureJson(m.thoughtSignature) }),
+        },
+        logprobs: choice.logprobs ? logprobsJson(choice.logprobs) : null,
+        finish_reason: FINISH_REASONS[choice.finishReason],
+        native_finish_reason: choice.nativeFinishReason,
+      };
+    }),
     ...(c.usage && { usage: usageJson(c.usage) }),
   };
 }

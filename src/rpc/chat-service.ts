@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Chat } from "../core/chat.ts";
-import { MODELS } from "../core/models.ts";
 import { ChatService, ListModelsResponseSchema } from "../gen/geminate/v1/chat_pb.js";
 
 /** geminate.v1.ChatService on the one core: `ctx.signal` (deadline, cancel, shutdown) aborts upstream. */
@@ -16,7 +15,11 @@ export function chatService(chat: Chat) {
       },
       listModels() {
         return create(ListModelsResponseSchema, {
-          models: MODELS.map((m) => ({ id: m.id, upstream: m.upstream, ownedBy: "google" })),
+          models: chat.catalogue.ids().map((id) => ({
+            id,
+            upstream: chat.catalogue.resolve(id)?.upstream ?? id,
+            ownedBy: "google",
+          })),
         });
       },
     });

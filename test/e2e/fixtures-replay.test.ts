@@ -117,7 +117,8 @@ const STREAMS: Record<string, Expected> = {
   },
   "stream-code-execution.sse": {
     text: "To find the sum of the first 5 prime",
-    length: 228,
+    // The text, plus the executed code and its output as fenced blocks.
+    length: 439,
     finish: "stop",
     native: "STOP",
     usage: { prompt: 264, completion: 221, total: 485, reasoning: 95 },

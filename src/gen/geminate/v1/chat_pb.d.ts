@@ -68,6 +68,84 @@ export declare type CompleteRequest = Message$1<"geminate.v1.CompleteRequest"> &
    * @generated from field: optional int32 top_k = 7;
    */
   topK?: number | undefined;
+
+  /**
+   * Number of choices to generate (Gemini candidateCount). Unset: 1.
+   *
+   * @generated from field: optional int32 n = 8;
+   */
+  n?: number | undefined;
+
+  /**
+   * Sampling seed, for best-effort reproducibility.
+   *
+   * @generated from field: optional int32 seed = 9;
+   */
+  seed?: number | undefined;
+
+  /**
+   * -2 to 2: penalise tokens already present at all.
+   *
+   * @generated from field: optional double presence_penalty = 10;
+   */
+  presencePenalty?: number | undefined;
+
+  /**
+   * -2 to 2: penalise tokens by how often they appeared.
+   *
+   * @generated from field: optional double frequency_penalty = 11;
+   */
+  frequencyPenalty?: number | undefined;
+
+  /**
+   * Return the log probability of each output token.
+   *
+   * @generated from field: bool logprobs = 12;
+   */
+  logprobs: boolean;
+
+  /**
+   * With logprobs: how many alternatives per token (0 to 20).
+   *
+   * @generated from field: optional int32 top_logprobs = 13;
+   */
+  topLogprobs?: number | undefined;
+
+  /**
+   * How hard the model thinks; mapped to a thinking budget (Gemini 2.5) or level (Gemini 3),
+   * clamped to what the model accepts.
+   *
+   * @generated from field: geminate.v1.ReasoningEffort reasoning_effort = 14;
+   */
+  reasoningEffort: ReasoningEffort;
+
+  /**
+   * Functions the model may call.
+   *
+   * @generated from field: repeated geminate.v1.Tool tools = 15;
+   */
+  tools: Tool[];
+
+  /**
+   * Whether and which tool the model must call. Unset: auto.
+   *
+   * @generated from field: geminate.v1.ToolChoice tool_choice = 16;
+   */
+  toolChoice?: ToolChoice | undefined;
+
+  /**
+   * Plain text (default), any JSON object, or JSON matching a schema.
+   *
+   * @generated from field: geminate.v1.ResponseFormat response_format = 17;
+   */
+  responseFormat?: ResponseFormat | undefined;
+
+  /**
+   * Gemini-only options passed through (OpenAI extra_body.google).
+   *
+   * @generated from field: geminate.v1.GoogleOptions google = 18;
+   */
+  google?: GoogleOptions | undefined;
 };
 
 /**
@@ -75,6 +153,252 @@ export declare type CompleteRequest = Message$1<"geminate.v1.CompleteRequest"> &
  * Use `create(CompleteRequestSchema)` to create a new message.
  */
 export declare const CompleteRequestSchema: GenMessage<CompleteRequest>;
+
+/**
+ * Tool is a function the model may call.
+ *
+ * @generated from message geminate.v1.Tool
+ */
+export declare type Tool = Message$1<"geminate.v1.Tool"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The arguments' JSON Schema, as JSON text (OpenAI function.parameters).
+   *
+   * @generated from field: string parameters_json = 3;
+   */
+  parametersJson: string;
+};
+
+/**
+ * Describes the message geminate.v1.Tool.
+ * Use `create(ToolSchema)` to create a new message.
+ */
+export declare const ToolSchema: GenMessage<Tool>;
+
+/**
+ * ToolChoice constrains tool calling.
+ *
+ * @generated from message geminate.v1.ToolChoice
+ */
+export declare type ToolChoice = Message$1<"geminate.v1.ToolChoice"> & {
+  /**
+   * @generated from field: geminate.v1.ToolChoice.Mode mode = 1;
+   */
+  mode: ToolChoice_Mode;
+
+  /**
+   * A single function the model must call (implies MODE_REQUIRED).
+   *
+   * @generated from field: string function_name = 2;
+   */
+  functionName: string;
+};
+
+/**
+ * Describes the message geminate.v1.ToolChoice.
+ * Use `create(ToolChoiceSchema)` to create a new message.
+ */
+export declare const ToolChoiceSchema: GenMessage<ToolChoice>;
+
+/**
+ * @generated from enum geminate.v1.ToolChoice.Mode
+ */
+export enum ToolChoice_Mode {
+  /**
+   * @generated from enum value: MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The model decides (Gemini AUTO).
+   *
+   * @generated from enum value: MODE_AUTO = 1;
+   */
+  AUTO = 1,
+
+  /**
+   * No tool calls (Gemini NONE).
+   *
+   * @generated from enum value: MODE_NONE = 2;
+   */
+  NONE = 2,
+
+  /**
+   * At least one tool call (Gemini ANY).
+   *
+   * @generated from enum value: MODE_REQUIRED = 3;
+   */
+  REQUIRED = 3,
+}
+
+/**
+ * Describes the enum geminate.v1.ToolChoice.Mode.
+ */
+export declare const ToolChoice_ModeSchema: GenEnum<ToolChoice_Mode>;
+
+/**
+ * ResponseFormat selects structured output.
+ *
+ * @generated from message geminate.v1.ResponseFormat
+ */
+export declare type ResponseFormat = Message$1<"geminate.v1.ResponseFormat"> & {
+  /**
+   * @generated from field: geminate.v1.ResponseFormat.Type type = 1;
+   */
+  type: ResponseFormat_Type;
+
+  /**
+   * With TYPE_JSON_SCHEMA: the JSON Schema, as JSON text.
+   *
+   * @generated from field: string schema_json = 2;
+   */
+  schemaJson: string;
+
+  /**
+   * With TYPE_JSON_SCHEMA: the schema's name (informational).
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message geminate.v1.ResponseFormat.
+ * Use `create(ResponseFormatSchema)` to create a new message.
+ */
+export declare const ResponseFormatSchema: GenMessage<ResponseFormat>;
+
+/**
+ * @generated from enum geminate.v1.ResponseFormat.Type
+ */
+export enum ResponseFormat_Type {
+  /**
+   * @generated from enum value: TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: TYPE_TEXT = 1;
+   */
+  TEXT = 1,
+
+  /**
+   * @generated from enum value: TYPE_JSON_OBJECT = 2;
+   */
+  JSON_OBJECT = 2,
+
+  /**
+   * @generated from enum value: TYPE_JSON_SCHEMA = 3;
+   */
+  JSON_SCHEMA = 3,
+}
+
+/**
+ * Describes the enum geminate.v1.ResponseFormat.Type.
+ */
+export declare const ResponseFormat_TypeSchema: GenEnum<ResponseFormat_Type>;
+
+/**
+ * GoogleOptions are Gemini settings with no OpenAI equivalent.
+ *
+ * @generated from message geminate.v1.GoogleOptions
+ */
+export declare type GoogleOptions = Message$1<"geminate.v1.GoogleOptions"> & {
+  /**
+   * Overrides what reasoning_effort and the model id imply.
+   *
+   * @generated from field: geminate.v1.ThinkingConfig thinking_config = 1;
+   */
+  thinkingConfig?: ThinkingConfig | undefined;
+
+  /**
+   * @generated from field: repeated geminate.v1.SafetySetting safety_settings = 2;
+   */
+  safetySettings: SafetySetting[];
+
+  /**
+   * A cached content resource name ("cachedContents/…").
+   *
+   * @generated from field: string cached_content = 3;
+   */
+  cachedContent: string;
+};
+
+/**
+ * Describes the message geminate.v1.GoogleOptions.
+ * Use `create(GoogleOptionsSchema)` to create a new message.
+ */
+export declare const GoogleOptionsSchema: GenMessage<GoogleOptions>;
+
+/**
+ * ThinkingConfig is Gemini's thinkingConfig.
+ *
+ * @generated from message geminate.v1.ThinkingConfig
+ */
+export declare type ThinkingConfig = Message$1<"geminate.v1.ThinkingConfig"> & {
+  /**
+   * Thinking tokens (Gemini 2.5); -1 lets the model decide, 0 turns thinking off where allowed.
+   *
+   * @generated from field: optional int32 thinking_budget = 1;
+   */
+  thinkingBudget?: number | undefined;
+
+  /**
+   * Return thought summaries (as reasoning_content).
+   *
+   * @generated from field: optional bool include_thoughts = 2;
+   */
+  includeThoughts?: boolean | undefined;
+
+  /**
+   * "MINIMAL", "LOW", "MEDIUM" or "HIGH" (Gemini 3).
+   *
+   * @generated from field: string thinking_level = 3;
+   */
+  thinkingLevel: string;
+};
+
+/**
+ * Describes the message geminate.v1.ThinkingConfig.
+ * Use `create(ThinkingConfigSchema)` to create a new message.
+ */
+export declare const ThinkingConfigSchema: GenMessage<ThinkingConfig>;
+
+/**
+ * SafetySetting is one of Gemini's safetySettings.
+ *
+ * @generated from message geminate.v1.SafetySetting
+ */
+export declare type SafetySetting = Message$1<"geminate.v1.SafetySetting"> & {
+  /**
+   * For example "HARM_CATEGORY_HARASSMENT".
+   *
+   * @generated from field: string category = 1;
+   */
+  category: string;
+
+  /**
+   * For example "BLOCK_ONLY_HIGH", "BLOCK_NONE", "OFF".
+   *
+   * @generated from field: string threshold = 2;
+   */
+  threshold: string;
+};
+
+/**
+ * Describes the message geminate.v1.SafetySetting.
+ * Use `create(SafetySettingSchema)` to create a new message.
+ */
+export declare const SafetySettingSchema: GenMessage<SafetySetting>;
 
 /**
  * Message is one turn of the conversation.
@@ -100,6 +424,27 @@ export declare type Message = Message$1<"geminate.v1.Message"> & {
    * @generated from field: string name = 3;
    */
   name: string;
+
+  /**
+   * Assistant messages: the tool calls the model made, sent back as history.
+   *
+   * @generated from field: repeated geminate.v1.ToolCall tool_calls = 4;
+   */
+  toolCalls: ToolCall[];
+
+  /**
+   * Tool messages: the id of the call this message answers.
+   *
+   * @generated from field: string tool_call_id = 5;
+   */
+  toolCallId: string;
+
+  /**
+   * Assistant messages: Gemini's signature on the text, as it was returned.
+   *
+   * @generated from field: string thought_signature = 6;
+   */
+  thoughtSignature: string;
 };
 
 /**
@@ -125,6 +470,30 @@ export declare type ContentPart = Message$1<"geminate.v1.ContentPart"> & {
      */
     value: string;
     case: "text";
+  } | {
+    /**
+     * An image (OpenAI image_url).
+     *
+     * @generated from field: geminate.v1.Media image = 2;
+     */
+    value: Media;
+    case: "image";
+  } | {
+    /**
+     * A document or any other file (OpenAI file), for example a PDF.
+     *
+     * @generated from field: geminate.v1.Media file = 3;
+     */
+    value: Media;
+    case: "file";
+  } | {
+    /**
+     * Audio (OpenAI input_audio).
+     *
+     * @generated from field: geminate.v1.Media audio = 4;
+     */
+    value: Media;
+    case: "audio";
   } | { case: undefined; value?: undefined };
 };
 
@@ -133,6 +502,199 @@ export declare type ContentPart = Message$1<"geminate.v1.ContentPart"> & {
  * Use `create(ContentPartSchema)` to create a new message.
  */
 export declare const ContentPartSchema: GenMessage<ContentPart>;
+
+/**
+ * Media is an image, file or audio input, by URL or inline.
+ *
+ * @generated from message geminate.v1.Media
+ */
+export declare type Media = Message$1<"geminate.v1.Media"> & {
+  /**
+   * @generated from oneof geminate.v1.Media.source
+   */
+  source: {
+    /**
+     * https://, data:, gs:// or a YouTube URL. http(s) URLs are fetched by geminate.
+     *
+     * @generated from field: string url = 1;
+     */
+    value: string;
+    case: "url";
+  } | {
+    /**
+     * The bytes themselves; mime_type is then required.
+     *
+     * @generated from field: bytes data = 2;
+     */
+    value: Uint8Array;
+    case: "data";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * For example "image/png", "application/pdf", "audio/wav".
+   *
+   * @generated from field: string mime_type = 3;
+   */
+  mimeType: string;
+
+  /**
+   * The file's name, when known.
+   *
+   * @generated from field: string filename = 4;
+   */
+  filename: string;
+
+  /**
+   * Requested resolution (OpenAI image_url.detail); honoured where the model has it.
+   *
+   * @generated from field: geminate.v1.Detail detail = 5;
+   */
+  detail: Detail;
+};
+
+/**
+ * Describes the message geminate.v1.Media.
+ * Use `create(MediaSchema)` to create a new message.
+ */
+export declare const MediaSchema: GenMessage<Media>;
+
+/**
+ * ToolCall is one function call of the model.
+ *
+ * @generated from message geminate.v1.ToolCall
+ */
+export declare type ToolCall = Message$1<"geminate.v1.ToolCall"> & {
+  /**
+   * Stable id; tool messages answer it through tool_call_id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The arguments as JSON text (in streams: the whole arguments in one frame).
+   *
+   * @generated from field: string arguments = 3;
+   */
+  arguments: string;
+
+  /**
+   * Position of the call in its choice; stable across frames.
+   *
+   * @generated from field: int32 index = 4;
+   */
+  index: number;
+
+  /**
+   * Gemini's thought signature for this call; must come back with it (Gemini 3 requires it).
+   *
+   * @generated from field: string thought_signature = 5;
+   */
+  thoughtSignature: string;
+};
+
+/**
+ * Describes the message geminate.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export declare const ToolCallSchema: GenMessage<ToolCall>;
+
+/**
+ * Image is a generated image.
+ *
+ * @generated from message geminate.v1.Image
+ */
+export declare type Image = Message$1<"geminate.v1.Image"> & {
+  /**
+   * @generated from field: string mime_type = 1;
+   */
+  mimeType: string;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message geminate.v1.Image.
+ * Use `create(ImageSchema)` to create a new message.
+ */
+export declare const ImageSchema: GenMessage<Image>;
+
+/**
+ * Logprobs are per-token log probabilities.
+ *
+ * @generated from message geminate.v1.Logprobs
+ */
+export declare type Logprobs = Message$1<"geminate.v1.Logprobs"> & {
+  /**
+   * @generated from field: repeated geminate.v1.TokenLogprob content = 1;
+   */
+  content: TokenLogprob[];
+};
+
+/**
+ * Describes the message geminate.v1.Logprobs.
+ * Use `create(LogprobsSchema)` to create a new message.
+ */
+export declare const LogprobsSchema: GenMessage<Logprobs>;
+
+/**
+ * TokenLogprob is one output token and its alternatives.
+ *
+ * @generated from message geminate.v1.TokenLogprob
+ */
+export declare type TokenLogprob = Message$1<"geminate.v1.TokenLogprob"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: double logprob = 2;
+   */
+  logprob: number;
+
+  /**
+   * @generated from field: repeated geminate.v1.TopLogprob top_logprobs = 3;
+   */
+  topLogprobs: TopLogprob[];
+};
+
+/**
+ * Describes the message geminate.v1.TokenLogprob.
+ * Use `create(TokenLogprobSchema)` to create a new message.
+ */
+export declare const TokenLogprobSchema: GenMessage<TokenLogprob>;
+
+/**
+ * TopLogprob is one alternative token.
+ *
+ * @generated from message geminate.v1.TopLogprob
+ */
+export declare type TopLogprob = Message$1<"geminate.v1.TopLogprob"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: double logprob = 2;
+   */
+  logprob: number;
+};
+
+/**
+ * Describes the message geminate.v1.TopLogprob.
+ * Use `create(TopLogprobSchema)` to create a new message.
+ */
+export declare const TopLogprobSchema: GenMessage<TopLogprob>;
 
 /**
  * CompletionChunk is one delta frame of a streamed answer, shaped like an OpenAI
@@ -217,6 +779,13 @@ export declare type ChunkChoice = Message$1<"geminate.v1.ChunkChoice"> & {
    * @generated from field: string native_finish_reason = 4;
    */
   nativeFinishReason: string;
+
+  /**
+   * Log probabilities of this frame's tokens, when asked for.
+   *
+   * @generated from field: geminate.v1.Logprobs logprobs = 5;
+   */
+  logprobs?: Logprobs | undefined;
 };
 
 /**
@@ -251,6 +820,27 @@ export declare type Delta = Message$1<"geminate.v1.Delta"> & {
    * @generated from field: string reasoning_content = 3;
    */
   reasoningContent: string;
+
+  /**
+   * Tool calls, each whole in one frame, with a stable index.
+   *
+   * @generated from field: repeated geminate.v1.ToolCall tool_calls = 4;
+   */
+  toolCalls: ToolCall[];
+
+  /**
+   * Generated images (image models). They also appear in content as markdown data-URL images.
+   *
+   * @generated from field: repeated geminate.v1.Image images = 5;
+   */
+  images: Image[];
+
+  /**
+   * Gemini's thought signature on the text, to send back with the message.
+   *
+   * @generated from field: string thought_signature = 6;
+   */
+  thoughtSignature: string;
 };
 
 /**
@@ -370,6 +960,11 @@ export declare type Choice = Message$1<"geminate.v1.Choice"> & {
    * @generated from field: string native_finish_reason = 4;
    */
   nativeFinishReason: string;
+
+  /**
+   * @generated from field: geminate.v1.Logprobs logprobs = 5;
+   */
+  logprobs?: Logprobs | undefined;
 };
 
 /**
@@ -441,6 +1036,50 @@ export declare type Model = Message$1<"geminate.v1.Model"> & {
 export declare const ModelSchema: GenMessage<Model>;
 
 /**
+ * How much a thinking model reasons before answering.
+ *
+ * @generated from enum geminate.v1.ReasoningEffort
+ */
+export enum ReasoningEffort {
+  /**
+   * @generated from enum value: REASONING_EFFORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No thinking where the model allows it off; else its least.
+   *
+   * @generated from enum value: REASONING_EFFORT_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * @generated from enum value: REASONING_EFFORT_MINIMAL = 2;
+   */
+  MINIMAL = 2,
+
+  /**
+   * @generated from enum value: REASONING_EFFORT_LOW = 3;
+   */
+  LOW = 3,
+
+  /**
+   * @generated from enum value: REASONING_EFFORT_MEDIUM = 4;
+   */
+  MEDIUM = 4,
+
+  /**
+   * @generated from enum value: REASONING_EFFORT_HIGH = 5;
+   */
+  HIGH = 5,
+}
+
+/**
+ * Describes the enum geminate.v1.ReasoningEffort.
+ */
+export declare const ReasoningEffortSchema: GenEnum<ReasoningEffort>;
+
+/**
  * Role of a message's author.
  *
  * @generated from enum geminate.v1.Role
@@ -478,6 +1117,38 @@ export enum Role {
  * Describes the enum geminate.v1.Role.
  */
 export declare const RoleSchema: GenEnum<Role>;
+
+/**
+ * Image resolution requested for an input.
+ *
+ * @generated from enum geminate.v1.Detail
+ */
+export enum Detail {
+  /**
+   * @generated from enum value: DETAIL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: DETAIL_AUTO = 1;
+   */
+  AUTO = 1,
+
+  /**
+   * @generated from enum value: DETAIL_LOW = 2;
+   */
+  LOW = 2,
+
+  /**
+   * @generated from enum value: DETAIL_HIGH = 3;
+   */
+  HIGH = 3,
+}
+
+/**
+ * Describes the enum geminate.v1.Detail.
+ */
+export declare const DetailSchema: GenEnum<Detail>;
 
 /**
  * Why a choice stopped, in OpenAI's terms.

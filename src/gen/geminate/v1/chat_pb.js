@@ -12,7 +12,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc, tsEnum } from "@bufbuild/
  * Describes the file geminate/v1/chat.proto.
  */
 export const file_geminate_v1_chat = /*@__PURE__*/
-  fileDesc("ChZnZW1pbmF0ZS92MS9jaGF0LnByb3RvEgtnZW1pbmF0ZS52MSLkAQoPQ29tcGxldGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEiYKCG1lc3NhZ2VzGAIgAygLMhQuZ2VtaW5hdGUudjEuTWVzc2FnZRIYCgt0ZW1wZXJhdHVyZRgDIAEoAUgAiAEBEhIKBXRvcF9wGAQgASgBSAGIAQESFwoKbWF4X3Rva2VucxgFIAEoBUgCiAEBEgwKBHN0b3AYBiADKAkSEgoFdG9wX2sYByABKAVIA4gBAUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQggKBl90b3BfayJjCgdNZXNzYWdlEh8KBHJvbGUYASABKA4yES5nZW1pbmF0ZS52MS5Sb2xlEikKB2NvbnRlbnQYAiADKAsyGC5nZW1pbmF0ZS52MS5Db250ZW50UGFydBIMCgRuYW1lGAMgASgJIiUKC0NvbnRlbnRQYXJ0Eg4KBHRleHQYASABKAlIAEIGCgRwYXJ0IosBCg9Db21wbGV0aW9uQ2h1bmsSCgoCaWQYASABKAkSDQoFbW9kZWwYAiABKAkSKQoHY2hvaWNlcxgDIAMoCzIYLmdlbWluYXRlLnYxLkNodW5rQ2hvaWNlEiEKBXVzYWdlGAQgASgLMhIuZ2VtaW5hdGUudjEuVXNhZ2USDwoHY3JlYXRlZBgFIAEoAyKPAQoLQ2h1bmtDaG9pY2USDQoFaW5kZXgYASABKAUSIQoFZGVsdGEYAiABKAsyEi5nZW1pbmF0ZS52MS5EZWx0YRIwCg1maW5pc2hfcmVhc29uGAMgASgOMhkuZ2VtaW5hdGUudjEuRmluaXNoUmVhc29uEhwKFG5hdGl2ZV9maW5pc2hfcmVhc29uGAQgASgJIlQKBURlbHRhEg8KB2NvbnRlbnQYASABKAkSHwoEcm9sZRgCIAEoDjIRLmdlbWluYXRlLnYxLlJvbGUSGQoRcmVhc29uaW5nX2NvbnRlbnQYAyABKAkigAEKBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKAUSGQoRY29tcGxldGlvbl90b2tlbnMYAiABKAUSFAoMdG90YWxfdG9rZW5zGAMgASgFEhgKEHJlYXNvbmluZ190b2tlbnMYBCABKAUSFQoNY2FjaGVkX3Rva2VucxgFIAEoBSKBAQoKQ29tcGxldGlvbhIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIkCgdjaG9pY2VzGAMgAygLMhMuZ2VtaW5hdGUudjEuQ2hvaWNlEiEKBXVzYWdlGAQgASgLMhIuZ2VtaW5hdGUudjEuVXNhZ2USDwoHY3JlYXRlZBgFIAEoAyKMAQoGQ2hvaWNlEg0KBWluZGV4GAEgASgFEiMKB21lc3NhZ2UYAiABKAsyEi5nZW1pbmF0ZS52MS5EZWx0YRIwCg1maW5pc2hfcmVhc29uGAMgASgOMhkuZ2VtaW5hdGUudjEuRmluaXNoUmVhc29uEhwKFG5hdGl2ZV9maW5pc2hfcmVhc29uGAQgASgJIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IjgKEkxpc3RNb2RlbHNSZXNwb25zZRIiCgZtb2RlbHMYASADKAsyEi5nZW1pbmF0ZS52MS5Nb2RlbCI3CgVNb2RlbBIKCgJpZBgBIAEoCRIQCgh1cHN0cmVhbRgCIAEoCRIQCghvd25lZF9ieRgDIAEoCSpfCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMSDQoJUk9MRV9UT09MEAQqnwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIcChhGSU5JU0hfUkVBU09OX1RPT0xfQ0FMTFMQAxIgChxGSU5JU0hfUkVBU09OX0NPTlRFTlRfRklMVEVSEAQy7wEKC0NoYXRTZXJ2aWNlEkEKCENvbXBsZXRlEhwuZ2VtaW5hdGUudjEuQ29tcGxldGVSZXF1ZXN0GhcuZ2VtaW5hdGUudjEuQ29tcGxldGlvbhJOCg5TdHJlYW1Db21wbGV0ZRIcLmdlbWluYXRlLnYxLkNvbXBsZXRlUmVxdWVzdBocLmdlbWluYXRlLnYxLkNvbXBsZXRpb25DaHVuazABEk0KCkxpc3RNb2RlbHMSHi5nZW1pbmF0ZS52MS5MaXN0TW9kZWxzUmVxdWVzdBofLmdlbWluYXRlLnYxLkxpc3RNb2RlbHNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChZnZW1pbmF0ZS92MS9jaGF0LnByb3RvEgtnZW1pbmF0ZS52MSKoBQoPQ29tcGxldGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEiYKCG1lc3NhZ2VzGAIgAygLMhQuZ2VtaW5hdGUudjEuTWVzc2FnZRIYCgt0ZW1wZXJhdHVyZRgDIAEoAUgAiAEBEhIKBXRvcF9wGAQgASgBSAGIAQESFwoKbWF4X3Rva2VucxgFIAEoBUgCiAEBEgwKBHN0b3AYBiADKAkSEgoFdG9wX2sYByABKAVIA4gBARIOCgFuGAggASgFSASIAQESEQoEc2VlZBgJIAEoBUgFiAEBEh0KEHByZXNlbmNlX3BlbmFsdHkYCiABKAFIBogBARIeChFmcmVxdWVuY3lfcGVuYWx0eRgLIAEoAUgHiAEBEhAKCGxvZ3Byb2JzGAwgASgIEhkKDHRvcF9sb2dwcm9icxgNIAEoBUgIiAEBEjYKEHJlYXNvbmluZ19lZmZvcnQYDiABKA4yHC5nZW1pbmF0ZS52MS5SZWFzb25pbmdFZmZvcnQSIAoFdG9vbHMYDyADKAsyES5nZW1pbmF0ZS52MS5Ub29sEiwKC3Rvb2xfY2hvaWNlGBAgASgLMhcuZ2VtaW5hdGUudjEuVG9vbENob2ljZRI0Cg9yZXNwb25zZV9mb3JtYXQYESABKAsyGy5nZW1pbmF0ZS52MS5SZXNwb25zZUZvcm1hdBIqCgZnb29nbGUYEiABKAsyGi5nZW1pbmF0ZS52MS5Hb29nbGVPcHRpb25zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX3BCDQoLX21heF90b2tlbnNCCAoGX3RvcF9rQgQKAl9uQgcKBV9zZWVkQhMKEV9wcmVzZW5jZV9wZW5hbHR5QhQKEl9mcmVxdWVuY3lfcGVuYWx0eUIPCg1fdG9wX2xvZ3Byb2JzIkIKBFRvb2wSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIXCg9wYXJhbWV0ZXJzX2pzb24YAyABKAkingEKClRvb2xDaG9pY2USKgoEbW9kZRgBIAEoDjIcLmdlbWluYXRlLnYxLlRvb2xDaG9pY2UuTW9kZRIVCg1mdW5jdGlvbl9uYW1lGAIgASgJIk0KBE1vZGUSFAoQTU9ERV9VTlNQRUNJRklFRBAAEg0KCU1PREVfQVVUTxABEg0KCU1PREVfTk9ORRACEhEKDU1PREVfUkVRVUlSRUQQAyK8AQoOUmVzcG9uc2VGb3JtYXQSLgoEdHlwZRgBIAEoDjIgLmdlbWluYXRlLnYxLlJlc3BvbnNlRm9ybWF0LlR5cGUSEwoLc2NoZW1hX2pzb24YAiABKAkSDAoEbmFtZRgDIAEoCSJXCgRUeXBlEhQKEFRZUEVfVU5TUEVDSUZJRUQQABINCglUWVBFX1RFWFQQARIUChBUWVBFX0pTT05fT0JKRUNUEAISFAoQVFlQRV9KU09OX1NDSEVNQRADIpIBCg1Hb29nbGVPcHRpb25zEjQKD3RoaW5raW5nX2NvbmZpZxgBIAEoCzIbLmdlbWluYXRlLnYxLlRoaW5raW5nQ29uZmlnEjMKD3NhZmV0eV9zZXR0aW5ncxgCIAMoCzIaLmdlbWluYXRlLnYxLlNhZmV0eVNldHRpbmcSFgoOY2FjaGVkX2NvbnRlbnQYAyABKAkijgEKDlRoaW5raW5nQ29uZmlnEhwKD3RoaW5raW5nX2J1ZGdldBgBIAEoBUgAiAEBEh0KEGluY2x1ZGVfdGhvdWdodHMYAiABKAhIAYgBARIWCg50aGlua2luZ19sZXZlbBgDIAEoCUISChBfdGhpbmtpbmdfYnVkZ2V0QhMKEV9pbmNsdWRlX3Rob3VnaHRzIjQKDVNhZmV0eVNldHRpbmcSEAoIY2F0ZWdvcnkYASABKAkSEQoJdGhyZXNob2xkGAIgASgJIr8BCgdNZXNzYWdlEh8KBHJvbGUYASABKA4yES5nZW1pbmF0ZS52MS5Sb2xlEikKB2NvbnRlbnQYAiADKAsyGC5nZW1pbmF0ZS52MS5Db250ZW50UGFydBIMCgRuYW1lGAMgASgJEikKCnRvb2xfY2FsbHMYBCADKAsyFS5nZW1pbmF0ZS52MS5Ub29sQ2FsbBIUCgx0b29sX2NhbGxfaWQYBSABKAkSGQoRdGhvdWdodF9zaWduYXR1cmUYBiABKAkikwEKC0NvbnRlbnRQYXJ0Eg4KBHRleHQYASABKAlIABIjCgVpbWFnZRgCIAEoCzISLmdlbWluYXRlLnYxLk1lZGlhSAASIgoEZmlsZRgDIAEoCzISLmdlbWluYXRlLnYxLk1lZGlhSAASIwoFYXVkaW8YBCABKAsyEi5nZW1pbmF0ZS52MS5NZWRpYUgAQgYKBHBhcnQiegoFTWVkaWESDQoDdXJsGAEgASgJSAASDgoEZGF0YRgCIAEoDEgAEhEKCW1pbWVfdHlwZRgDIAEoCRIQCghmaWxlbmFtZRgEIAEoCRIjCgZkZXRhaWwYBSABKA4yEy5nZW1pbmF0ZS52MS5EZXRhaWxCCAoGc291cmNlImEKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJYXJndW1lbnRzGAMgASgJEg0KBWluZGV4GAQgASgFEhkKEXRob3VnaHRfc2lnbmF0dXJlGAUgASgJIigKBUltYWdlEhEKCW1pbWVfdHlwZRgBIAEoCRIMCgRkYXRhGAIgASgMIjYKCExvZ3Byb2JzEioKB2NvbnRlbnQYASADKAsyGS5nZW1pbmF0ZS52MS5Ub2tlbkxvZ3Byb2IiXQoMVG9rZW5Mb2dwcm9iEg0KBXRva2VuGAEgASgJEg8KB2xvZ3Byb2IYAiABKAESLQoMdG9wX2xvZ3Byb2JzGAMgAygLMhcuZ2VtaW5hdGUudjEuVG9wTG9ncHJvYiIsCgpUb3BMb2dwcm9iEg0KBXRva2VuGAEgASgJEg8KB2xvZ3Byb2IYAiABKAEiiwEKD0NvbXBsZXRpb25DaHVuaxIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIpCgdjaG9pY2VzGAMgAygLMhguZ2VtaW5hdGUudjEuQ2h1bmtDaG9pY2USIQoFdXNhZ2UYBCABKAsyEi5nZW1pbmF0ZS52MS5Vc2FnZRIPCgdjcmVhdGVkGAUgASgDIrgBCgtDaHVua0Nob2ljZRINCgVpbmRleBgBIAEoBRIhCgVkZWx0YRgCIAEoCzISLmdlbWluYXRlLnYxLkRlbHRhEjAKDWZpbmlzaF9yZWFzb24YAyABKA4yGS5nZW1pbmF0ZS52MS5GaW5pc2hSZWFzb24SHAoUbmF0aXZlX2ZpbmlzaF9yZWFzb24YBCABKAkSJwoIbG9ncHJvYnMYBSABKAsyFS5nZW1pbmF0ZS52MS5Mb2dwcm9icyK+AQoFRGVsdGESDwoHY29udGVudBgBIAEoCRIfCgRyb2xlGAIgASgOMhEuZ2VtaW5hdGUudjEuUm9sZRIZChFyZWFzb25pbmdfY29udGVudBgDIAEoCRIpCgp0b29sX2NhbGxzGAQgAygLMhUuZ2VtaW5hdGUudjEuVG9vbENhbGwSIgoGaW1hZ2VzGAUgAygLMhIuZ2VtaW5hdGUudjEuSW1hZ2USGQoRdGhvdWdodF9zaWduYXR1cmUYBiABKAkigAEKBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKAUSGQoRY29tcGxldGlvbl90b2tlbnMYAiABKAUSFAoMdG90YWxfdG9rZW5zGAMgASgFEhgKEHJlYXNvbmluZ190b2tlbnMYBCABKAUSFQoNY2FjaGVkX3Rva2VucxgFIAEoBSKBAQoKQ29tcGxldGlvbhIKCgJpZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIkCgdjaG9pY2VzGAMgAygLMhMuZ2VtaW5hdGUudjEuQ2hvaWNlEiEKBXVzYWdlGAQgASgLMhIuZ2VtaW5hdGUudjEuVXNhZ2USDwoHY3JlYXRlZBgFIAEoAyK1AQoGQ2hvaWNlEg0KBWluZGV4GAEgASgFEiMKB21lc3NhZ2UYAiABKAsyEi5nZW1pbmF0ZS52MS5EZWx0YRIwCg1maW5pc2hfcmVhc29uGAMgASgOMhkuZ2VtaW5hdGUudjEuRmluaXNoUmVhc29uEhwKFG5hdGl2ZV9maW5pc2hfcmVhc29uGAQgASgJEicKCGxvZ3Byb2JzGAUgASgLMhUuZ2VtaW5hdGUudjEuTG9ncHJvYnMiEwoRTGlzdE1vZGVsc1JlcXVlc3QiOAoSTGlzdE1vZGVsc1Jlc3BvbnNlEiIKBm1vZGVscxgBIAMoCzISLmdlbWluYXRlLnYxLk1vZGVsIjcKBU1vZGVsEgoKAmlkGAEgASgJEhAKCHVwc3RyZWFtGAIgASgJEhAKCG93bmVkX2J5GAMgASgJKr4BCg9SZWFzb25pbmdFZmZvcnQSIAocUkVBU09OSU5HX0VGRk9SVF9VTlNQRUNJRklFRBAAEhkKFVJFQVNPTklOR19FRkZPUlRfTk9ORRABEhwKGFJFQVNPTklOR19FRkZPUlRfTUlOSU1BTBACEhgKFFJFQVNPTklOR19FRkZPUlRfTE9XEAMSGwoXUkVBU09OSU5HX0VGRk9SVF9NRURJVU0QBBIZChVSRUFTT05JTkdfRUZGT1JUX0hJR0gQBSpfCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMSDQoJUk9MRV9UT09MEAQqUgoGRGV0YWlsEhYKEkRFVEFJTF9VTlNQRUNJRklFRBAAEg8KC0RFVEFJTF9BVVRPEAESDgoKREVUQUlMX0xPVxACEg8KC0RFVEFJTF9ISUdIEAMqnwEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIcChhGSU5JU0hfUkVBU09OX1RPT0xfQ0FMTFMQAxIgChxGSU5JU0hfUkVBU09OX0NPTlRFTlRfRklMVEVSEAQy7wEKC0NoYXRTZXJ2aWNlEkEKCENvbXBsZXRlEhwuZ2VtaW5hdGUudjEuQ29tcGxldGVSZXF1ZXN0GhcuZ2VtaW5hdGUudjEuQ29tcGxldGlvbhJOCg5TdHJlYW1Db21wbGV0ZRIcLmdlbWluYXRlLnYxLkNvbXBsZXRlUmVxdWVzdBocLmdlbWluYXRlLnYxLkNvbXBsZXRpb25DaHVuazABEk0KCkxpc3RNb2RlbHMSHi5nZW1pbmF0ZS52MS5MaXN0TW9kZWxzUmVxdWVzdBofLmdlbWluYXRlLnYxLkxpc3RNb2RlbHNSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * Describes the message geminate.v1.CompleteRequest.
@@ -22,87 +22,209 @@ export const CompleteRequestSchema = /*@__PURE__*/
   messageDesc(file_geminate_v1_chat, 0);
 
 /**
+ * Describes the message geminate.v1.Tool.
+ * Use `create(ToolSchema)` to create a new message.
+ */
+export const ToolSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 1);
+
+/**
+ * Describes the message geminate.v1.ToolChoice.
+ * Use `create(ToolChoiceSchema)` to create a new message.
+ */
+export const ToolChoiceSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 2);
+
+/**
+ * Describes the enum geminate.v1.ToolChoice.Mode.
+ */
+export const ToolChoice_ModeSchema = /*@__PURE__*/
+  enumDesc(file_geminate_v1_chat, 2, 0);
+
+/**
+ * @generated from enum geminate.v1.ToolChoice.Mode
+ */
+export const ToolChoice_Mode = /*@__PURE__*/
+  tsEnum(ToolChoice_ModeSchema);
+
+/**
+ * Describes the message geminate.v1.ResponseFormat.
+ * Use `create(ResponseFormatSchema)` to create a new message.
+ */
+export const ResponseFormatSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 3);
+
+/**
+ * Describes the enum geminate.v1.ResponseFormat.Type.
+ */
+export const ResponseFormat_TypeSchema = /*@__PURE__*/
+  enumDesc(file_geminate_v1_chat, 3, 0);
+
+/**
+ * @generated from enum geminate.v1.ResponseFormat.Type
+ */
+export const ResponseFormat_Type = /*@__PURE__*/
+  tsEnum(ResponseFormat_TypeSchema);
+
+/**
+ * Describes the message geminate.v1.GoogleOptions.
+ * Use `create(GoogleOptionsSchema)` to create a new message.
+ */
+export const GoogleOptionsSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 4);
+
+/**
+ * Describes the message geminate.v1.ThinkingConfig.
+ * Use `create(ThinkingConfigSchema)` to create a new message.
+ */
+export const ThinkingConfigSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 5);
+
+/**
+ * Describes the message geminate.v1.SafetySetting.
+ * Use `create(SafetySettingSchema)` to create a new message.
+ */
+export const SafetySettingSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 6);
+
+/**
  * Describes the message geminate.v1.Message.
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 1);
+  messageDesc(file_geminate_v1_chat, 7);
 
 /**
  * Describes the message geminate.v1.ContentPart.
  * Use `create(ContentPartSchema)` to create a new message.
  */
 export const ContentPartSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 2);
+  messageDesc(file_geminate_v1_chat, 8);
+
+/**
+ * Describes the message geminate.v1.Media.
+ * Use `create(MediaSchema)` to create a new message.
+ */
+export const MediaSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 9);
+
+/**
+ * Describes the message geminate.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export const ToolCallSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 10);
+
+/**
+ * Describes the message geminate.v1.Image.
+ * Use `create(ImageSchema)` to create a new message.
+ */
+export const ImageSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 11);
+
+/**
+ * Describes the message geminate.v1.Logprobs.
+ * Use `create(LogprobsSchema)` to create a new message.
+ */
+export const LogprobsSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 12);
+
+/**
+ * Describes the message geminate.v1.TokenLogprob.
+ * Use `create(TokenLogprobSchema)` to create a new message.
+ */
+export const TokenLogprobSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 13);
+
+/**
+ * Describes the message geminate.v1.TopLogprob.
+ * Use `create(TopLogprobSchema)` to create a new message.
+ */
+export const TopLogprobSchema = /*@__PURE__*/
+  messageDesc(file_geminate_v1_chat, 14);
 
 /**
  * Describes the message geminate.v1.CompletionChunk.
  * Use `create(CompletionChunkSchema)` to create a new message.
  */
 export const CompletionChunkSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 3);
+  messageDesc(file_geminate_v1_chat, 15);
 
 /**
  * Describes the message geminate.v1.ChunkChoice.
  * Use `create(ChunkChoiceSchema)` to create a new message.
  */
 export const ChunkChoiceSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 4);
+  messageDesc(file_geminate_v1_chat, 16);
 
 /**
  * Describes the message geminate.v1.Delta.
  * Use `create(DeltaSchema)` to create a new message.
  */
 export const DeltaSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 5);
+  messageDesc(file_geminate_v1_chat, 17);
 
 /**
  * Describes the message geminate.v1.Usage.
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 6);
+  messageDesc(file_geminate_v1_chat, 18);
 
 /**
  * Describes the message geminate.v1.Completion.
  * Use `create(CompletionSchema)` to create a new message.
  */
 export const CompletionSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 7);
+  messageDesc(file_geminate_v1_chat, 19);
 
 /**
  * Describes the message geminate.v1.Choice.
  * Use `create(ChoiceSchema)` to create a new message.
  */
 export const ChoiceSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 8);
+  messageDesc(file_geminate_v1_chat, 20);
 
 /**
  * Describes the message geminate.v1.ListModelsRequest.
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 9);
+  messageDesc(file_geminate_v1_chat, 21);
 
 /**
  * Describes the message geminate.v1.ListModelsResponse.
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 10);
+  messageDesc(file_geminate_v1_chat, 22);
 
 /**
  * Describes the message geminate.v1.Model.
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema = /*@__PURE__*/
-  messageDesc(file_geminate_v1_chat, 11);
+  messageDesc(file_geminate_v1_chat, 23);
+
+/**
+ * Describes the enum geminate.v1.ReasoningEffort.
+ */
+export const ReasoningEffortSchema = /*@__PURE__*/
+  enumDesc(file_geminate_v1_chat, 0);
+
+/**
+ * How much a thinking model reasons before answering.
+ *
+ * @generated from enum geminate.v1.ReasoningEffort
+ */
+export const ReasoningEffort = /*@__PURE__*/
+  tsEnum(ReasoningEffortSchema);
 
 /**
  * Describes the enum geminate.v1.Role.
  */
 export const RoleSchema = /*@__PURE__*/
-  enumDesc(file_geminate_v1_chat, 0);
+  enumDesc(file_geminate_v1_chat, 1);
 
 /**
  * Role of a message's author.
@@ -113,10 +235,24 @@ export const Role = /*@__PURE__*/
   tsEnum(RoleSchema);
 
 /**
+ * Describes the enum geminate.v1.Detail.
+ */
+export const DetailSchema = /*@__PURE__*/
+  enumDesc(file_geminate_v1_chat, 2);
+
+/**
+ * Image resolution requested for an input.
+ *
+ * @generated from enum geminate.v1.Detail
+ */
+export const Detail = /*@__PURE__*/
+  tsEnum(DetailSchema);
+
+/**
  * Describes the enum geminate.v1.FinishReason.
  */
 export const FinishReasonSchema = /*@__PURE__*/
-  enumDesc(file_geminate_v1_chat, 1);
+  enumDesc(file_geminate_v1_chat, 3);
 
 /**
  * Why a choice stopped, in OpenAI's terms.
