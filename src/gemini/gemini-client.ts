@@ -81,8 +81,10 @@ export class GeminiClient {
   /** Every model the upstream lists (bare ids), following its pages. */
   async listModels(signal: AbortSignal): Promise<string[]> {
     const ids: string[] = [];
+    const seen = new Set<string>();
     let pageToken = "";
     do {
+      seen.add(pageToken);
       const query = `pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`;
       const response = await this.#pool.request({
         method: "GET",
@@ -93,9 +95,14 @@ export class GeminiClient {
       const text = await readText(response.body, MAX_BODY_BYTES);
       if (response.statusCode !== 200) throw upstreamError(response.statusCode, text);
       const page = modelsPageSchema.parse(JSON.parse(text));
-      for (const m of page.models ?? []) ids.push(m.name.replace(/^models\//, ""));
+      for (const m of page.models ?? []) {
+        // Chat models only: embedding and Imagen models cannot answer generateContent.
+        if (m.supportedGenerationMethods?.includes("generateContent") ?? true) {
+          ids.push(m.name.replace(/^models\//, ""));
+        }
+      }
       pageToken = page.nextPageToken ?? "";
-    } while (pageToken);
+    } while (pageToken && !seen.has(pageToken) && seen.size < 50);
     return ids;
   }
 

@@ -134,6 +134,10 @@ export type GeminiCandidate = z.infer<typeof candidateSchema>;
 export type GeminiPart = z.infer<typeof partSchema>;
 
 export const modelsPageSchema = z.object({
-  models: z.array(z.object({ name: z.string() })).optional(),
+  models: z
+    .array(
+      z.object({ name: z.string(), supportedGenerationMethods: z.array(z.string()).optional() }),
+    )
+    .optional(),
   nextPageToken: z.string().optional(),
 });

@@ -123,10 +123,11 @@ export class MediaResolver {
         cause: err instanceof FetchRefused ? err : undefined,
       });
     }
+    // Fetched bytes must be recognisably binary media: a web page is not an image.
     const declared = fetched.contentType.split(";")[0]!.trim().toLowerCase();
+    const claimed = acceptedMime(declared) === "sniffed" ? declared : media.mimeType || "image/png";
     const mime =
-      (acceptedMime(declared) && checkedMime(declared, fetched.body)) ||
-      checkedMime(media.mimeType || "image/png", fetched.body);
+      acceptedMime(claimed) === "sniffed" ? checkedMime(claimed, fetched.body) : undefined;
     if (!mime) throw invalidArgument(param, "the URL is not an image, document or audio file");
     return this.#inline(mime, fetched.body, param);
   }

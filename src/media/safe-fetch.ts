@@ -104,7 +104,7 @@ export class SafeFetch {
         signal: both,
       });
       if ([301, 302, 303, 307, 308].includes(response.statusCode)) {
-        response.body.destroy();
+        await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
         const location = response.headers.location;
         if (typeof location !== "string" || hop >= this.#options.maxRedirects) {
           throw new FetchRefused("too many redirects");
@@ -113,7 +113,7 @@ export class SafeFetch {
         continue;
       }
       if (response.statusCode !== 200) {
-        response.body.destroy();
+        await response.body.dump({ limit: 64 * 1024 }).catch(() => {});
         throw new FetchRefused(`status ${response.statusCode}`);
       }
       const type = response.headers["content-type"];

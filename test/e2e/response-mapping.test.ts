@@ -333,6 +333,27 @@ describe("response mapping: Gemini answers as OpenAI clients see them", () => {
     );
   });
 
+  test("Gemini 3's signature on text comes back as extra_content, streamed and unary", async () => {
+    const chunks = await streamChunks(fixture("stream-text-gemini3.sse"), {
+      model: "gemini-3-pro-preview",
+    });
+    const signed = chunks.filter((c) => c.choices[0]?.delta.extra_content);
+    assert.equal(signed.length, 1);
+    assert.ok(signed[0].choices[0].delta.extra_content.google.thought_signature.length > 20);
+    upstream.reply({
+      contentType: "application/json",
+      body: fixture("nonstream-text-gemini3.json"),
+    });
+    const completion = await client.chat.completions.create({
+      model: "gemini-3-pro-preview",
+      messages: [{ role: "user", content: "x" }],
+    });
+    const message = completion.choices[0]!.message as {
+      extra_content?: { google: { thought_signature: string } };
+    };
+    assert.ok(message.extra_content?.google.thought_signature);
+  });
+
   test("logprobs come back in OpenAI's shape", async () => {
     const chunks = await streamChunks(LOGPROBS, { logprobs: true, top_logprobs: 2 });
     const lp = chunks.find((c) => c.choices[0]?.logprobs)?.choices[0].logprobs;

@@ -11,13 +11,20 @@ export interface Reply {
  * A loopback upstream that answers the next call with recorded bytes, exactly as captured, and
  * keeps what geminate sent it (path, headers, body).
  */
-export async function startReplayUpstream() {
+export async function startReplayUpstream(options: { models?: Buffer } = {}) {
   let next: Reply | undefined;
   const requests: { path: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      if (req.method === "GET" && req.url?.startsWith("/v1beta/models")) {
+        res.writeHead(options.models ? 200 : 404, { "content-type": "application/json" });
+        res.end(
+          options.models ?? '{"error":{"code":404,"message":"no models","status":"NOT_FOUND"}}',
+        );
+        return;
+      }
       requests.push({
         path: req.url ?? "",
         headers: req.headers,
