@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import OpenAI from "openai";
+import { ChatService, FinishReason, Role } from "../../src/gen/geminate/v1/chat_pb.js";
 import { startReplayUpstream } from "../helpers/replay-upstream.ts";
 import { assertSchema, fixture } from "../helpers/schemas.ts";
 import { post, sseData } from "../helpers/sse.ts";
@@ -352,6 +355,31 @@ describe("response mapping: Gemini answers as OpenAI clients see them", () => {
       extra_content?: { google: { thought_signature: string } };
     };
     assert.ok(message.extra_content?.google.thought_signature);
+  });
+
+  test("over gRPC the same answers arrive as proto fields: tool calls with signatures, images as bytes", async () => {
+    const grpc = createClient(ChatService, createGrpcTransport({ baseUrl: stack.url }));
+    const request = (model: string) => ({
+      model,
+      messages: [{ role: Role.USER, content: [{ part: { case: "text" as const, value: "x" } }] }],
+    });
+    upstream.reply({ body: fixture("stream-function-call.sse") });
+    const frames = [];
+    for await (const f of grpc.streamComplete(request("gemini-2.5-flash"))) frames.push(f);
+    const calls = frames.flatMap((f) => f.choices.flatMap((c) => c.delta?.toolCalls ?? []));
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.name, "now");
+    assert.equal(calls[0]!.arguments, "{}");
+    assert.match(calls[0]!.thoughtSignature, /^CiIBVKhc7vB/);
+    assert.ok(!calls[0]!.id.includes("__thought__"), "over gRPC the signature has its own field");
+    assert.ok(
+      frames.some((f) => f.choices.some((c) => c.finishReason === FinishReason.TOOL_CALLS)),
+    );
+    upstream.reply({ contentType: "application/json", body: fixture("image-output.json") });
+    const completion = await grpc.complete(request("gemini-2-5-flash-image"));
+    const image = completion.choices[0]!.message!.images[0]!;
+    assert.equal(image.mimeType, "image/png");
+    assert.deepEqual([...image.data.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   });
 
   test("logprobs come back in OpenAI's shape", async () => {
