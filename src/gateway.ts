@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "./config.ts";
 import { Chat } from "./core/chat.ts";
 import { ModelCatalogue } from "./core/models.ts";
@@ -7,6 +8,7 @@ import { type Emulator, startEmulator } from "./emulator/emulator.ts";
 import { GeminiClient } from "./gemini/gemini-client.ts";
 import type { Logger } from "./logger.ts";
 import { anyAddress, publicUnicastOnly, SafeFetch } from "./media/safe-fetch.ts";
+import { HealthState } from "./rpc/health-state.ts";
 import { ClientKeys } from "./server/client-keys.ts";
 import { createHandler } from "./server/create-handler.ts";
 import { OnePortServer } from "./server/one-port-server.ts";
@@ -69,13 +71,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     timeoutMs: 10_000,
     maxRedirects: 5,
   });
-  let ready = true;
+  const health = new HealthState();
   const server = new OnePortServer(
     createHandler({
       chat: new Chat({ upstream, catalogue, fetcher }),
       clientKeys,
       logger,
-      isReady: () => ready,
+      health,
       shutdownSignal: shutdown.signal,
       maxBodyBytes: config.maxBodyBytes,
       ...(emulator && { upstreamLabel: "emulator" }),
@@ -98,9 +100,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       return server.connections;
     },
     async stop(graceMs) {
-      ready = false;
+      health.drain();
       clearInterval(relearn);
-      const deadline = setTimeout(() => shutdown.abort(), graceMs);
+      const deadline = setTimeout(
+        () => shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
+        graceMs,
+      );
       await server.close(graceMs + 1_000);
       clearTimeout(deadline);
       await upstream.close();

@@ -17,7 +17,7 @@ export interface Upstream {
   generate(
     model: string,
     body: GenerateContentRequest,
-    options: { stream: boolean; flow: Flow },
+    options: { stream: boolean; flow: Flow; timeoutMs?: number | undefined },
   ): Observable<GenerateContentResponse>;
 }
 
@@ -56,7 +56,7 @@ export class Chat {
     request: CompleteRequest,
     flow: Flow,
     signal: AbortSignal,
-    upstreamStream = true,
+    options: { upstreamStream?: boolean; timeoutMs?: number | undefined } = {},
   ): Observable<CompletionChunk> {
     const { upstream, catalogue, fetcher, now, newId } = this.#deps;
     return defer(() => {
@@ -70,7 +70,13 @@ export class Chat {
       const media = new MediaResolver(fetcher, signal, model.capabilities.mediaResolution ?? false);
       const body = buildRequest(request, model, (m, param) => media.part(m, param));
       return from(body).pipe(
-        switchMap((b) => upstream.generate(model.upstream, b, { stream: upstreamStream, flow })),
+        switchMap((b) =>
+          upstream.generate(model.upstream, b, {
+            stream: options.upstreamStream ?? true,
+            flow,
+            timeoutMs: options.timeoutMs,
+          }),
+        ),
         toCompletionChunks({
           model: request.model,
           created: BigInt(Math.floor(now() / 1000)),
@@ -80,17 +86,29 @@ export class Chat {
     });
   }
 
-  /** Frames as an async iterator the caller pulls; `signal` aborts the upstream call. */
-  stream(request: CompleteRequest, signal: AbortSignal): AsyncIterableIterator<CompletionChunk> {
+  /**
+   * Frames as an async iterator the caller pulls; `signal` aborts the upstream call, and
+   * `timeoutMs` (a caller's remaining deadline) is passed on to the upstream.
+   */
+  stream(
+    request: CompleteRequest,
+    signal: AbortSignal,
+    timeoutMs?: number,
+  ): AsyncIterableIterator<CompletionChunk> {
     const flow = new Flow();
-    return pull(this.frames(request, flow, signal), flow, signal);
+    return pull(this.frames(request, flow, signal, { timeoutMs }), flow, signal);
   }
 
   /** The whole answer, from the upstream's unary method. */
-  async complete(request: CompleteRequest, signal: AbortSignal): Promise<Completion> {
+  async complete(
+    request: CompleteRequest,
+    signal: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<Completion> {
     const flow = new Flow();
     const builder = new CompletionBuilder();
-    for await (const frame of pull(this.frames(request, flow, signal, false), flow, signal)) {
+    const frames = this.frames(request, flow, signal, { upstreamStream: false, timeoutMs });
+    for await (const frame of pull(frames, flow, signal)) {
       builder.add(frame);
     }
     return builder.build();

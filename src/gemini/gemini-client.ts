@@ -62,7 +62,7 @@ export class GeminiClient {
   generate(
     model: string,
     body: GenerateContentRequest,
-    options: { stream: boolean; flow: Flow },
+    options: { stream: boolean; flow: Flow; timeoutMs?: number | undefined },
   ): Observable<GenerateContentResponse> {
     const method = options.stream ? "streamGenerateContent?alt=sse" : "generateContent";
     const path = `${this.#basePath}/v1beta/models/${encodeURIComponent(model)}:${method}`;
@@ -113,14 +113,21 @@ export class GeminiClient {
   async #run(
     path: string,
     body: string,
-    options: { stream: boolean; flow: Flow },
+    options: { stream: boolean; flow: Flow; timeoutMs?: number | undefined },
     signal: AbortSignal,
     subscriber: Subscriber<GenerateContentResponse>,
   ): Promise<void> {
     const response = await this.#pool.request({
       method: "POST",
       path,
-      headers: { "content-type": "application/json", "x-goog-api-key": this.#apiKey },
+      headers: {
+        "content-type": "application/json",
+        "x-goog-api-key": this.#apiKey,
+        // Google APIs honour a server-side deadline; the caller's remaining time, passed on.
+        ...(options.timeoutMs !== undefined && {
+          "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
+        }),
+      },
       body,
       signal,
     });

@@ -29,6 +29,12 @@ export async function writeSse(
     "x-accel-buffering": "no",
   });
   const renderer = new ChunkRenderer(includeUsage);
+  // The client left (nothing more to write) as opposed to a failure or a shutdown (which the
+  // client must be told about).
+  let gone = false;
+  res.on("close", () => {
+    gone = true;
+  });
   try {
     while (!next.done) {
       const json = renderer.render(next.value);
@@ -38,11 +44,11 @@ export async function writeSse(
       next = await frames.next();
     }
   } catch (err) {
-    if (signal.aborted) return;
+    if (gone) return;
     const { body } = renderError(toConnectError(err));
     res.write(`data: ${JSON.stringify(body)}\n\n`);
   }
-  if (!signal.aborted) res.end("data: [DONE]\n\n");
+  if (!gone) res.end("data: [DONE]\n\n");
 }
 
 /** Resolves on 'drain', or when the client is gone (`signal` aborts on close). */

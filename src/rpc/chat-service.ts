@@ -1,17 +1,31 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Chat } from "../core/chat.ts";
-import { ChatService, ListModelsResponseSchema } from "../gen/geminate/v1/chat_pb.js";
+import { ChatService, ListModelsResponseSchema, type Usage } from "../gen/geminate/v1/chat_pb.js";
+
+/** Usage also travels in trailers, for proxies and callers that only look at metadata. */
+function setUsageTrailers(trailer: Headers, usage: Usage | undefined): void {
+  if (!usage) return;
+  trailer.set("geminate-usage-prompt-tokens", String(usage.promptTokens));
+  trailer.set("geminate-usage-completion-tokens", String(usage.completionTokens));
+  trailer.set("geminate-usage-total-tokens", String(usage.totalTokens));
+  trailer.set("geminate-usage-reasoning-tokens", String(usage.reasoningTokens));
+}
 
 /** geminate.v1.ChatService on the one core: `ctx.signal` (deadline, cancel, shutdown) aborts upstream. */
 export function chatService(chat: Chat) {
   return (router: ConnectRouter) =>
     router.service(ChatService, {
-      complete(request, ctx) {
-        return chat.complete(request, ctx.signal);
+      async complete(request, ctx) {
+        const completion = await chat.complete(request, ctx.signal, ctx.timeoutMs());
+        setUsageTrailers(ctx.responseTrailer, completion.usage);
+        return completion;
       },
       async *streamComplete(request, ctx) {
-        yield* chat.stream(request, ctx.signal);
+        for await (const frame of chat.stream(request, ctx.signal, ctx.timeoutMs())) {
+          setUsageTrailers(ctx.responseTrailer, frame.usage);
+          yield frame;
+        }
       },
       listModels() {
         return create(ListModelsResponseSchema, {
