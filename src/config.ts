@@ -29,6 +29,7 @@ const environment = z.object({
   GEMINATE_FETCH_ALLOW_PRIVATE: flag,
   GEMINATE_MAX_BODY_BYTES: positive(32 * 1024 * 1024),
   GEMINATE_SHUTDOWN_GRACE_MS: positive(25_000),
+  GEMINATE_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().default("development"),
 });
@@ -44,6 +45,8 @@ export interface Config {
   readonly fetchAllowPrivate: boolean;
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
+  /** After SIGTERM, how long readiness is failed before the port closes (endpoint propagation). */
+  readonly drainDelayMs: number;
   readonly logLevel: string;
   readonly production: boolean;
 }
@@ -65,6 +68,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     fetchAllowPrivate: e.GEMINATE_FETCH_ALLOW_PRIVATE,
     maxBodyBytes: e.GEMINATE_MAX_BODY_BYTES,
     shutdownGraceMs: e.GEMINATE_SHUTDOWN_GRACE_MS,
+    drainDelayMs: e.GEMINATE_DRAIN_DELAY_MS,
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === "production",
   });

@@ -20,10 +20,11 @@ export interface Gateway {
   /** Open client connections. */
   readonly connections: number;
   /**
-   * Drain: readiness fails at once, the port stops accepting, HTTP/2 sessions get GOAWAY and
-   * running calls may finish within `graceMs`; then the rest end with an error.
+   * Drain: readiness and health fail at once; after `drainDelayMs` (while load balancers
+   * notice) the port stops accepting, HTTP/2 sessions get GOAWAY and running calls may finish
+   * within `graceMs`; then the rest end with an error.
    */
-  stop(graceMs: number): Promise<void>;
+  stop(graceMs: number, drainDelayMs?: number): Promise<void>;
 }
 
 /** Wires config → upstream → core → one-port server, and starts listening. */
@@ -99,9 +100,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     get connections() {
       return server.connections;
     },
-    async stop(graceMs) {
+    async stop(graceMs, drainDelayMs = 0) {
       health.drain();
       clearInterval(relearn);
+      if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
       const deadline = setTimeout(
         () => shutdown.abort(new ConnectError("the server is shutting down", Code.Unavailable)),
         graceMs,

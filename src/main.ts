@@ -22,8 +22,11 @@ try {
 }
 
 async function stop(signal: string): Promise<void> {
-  logger.info({ signal, graceMs: config.shutdownGraceMs }, "draining");
-  await gateway.stop(config.shutdownGraceMs);
+  logger.info(
+    { signal, graceMs: config.shutdownGraceMs, drainDelayMs: config.drainDelayMs },
+    "draining",
+  );
+  await gateway.stop(config.shutdownGraceMs, config.drainDelayMs);
   logger.info("stopped");
   process.exit(0);
 }

@@ -4,8 +4,8 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { GrpcReflection } from "grpc-js-reflection-client";
-import { fixture } from "../helpers/schemas.ts";
 import { startReplayUpstream } from "../helpers/replay-upstream.ts";
+import { fixture } from "../helpers/schemas.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 // The standard gRPC plumbing internal callers and their tools expect: health, reflection,

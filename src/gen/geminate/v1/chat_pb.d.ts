@@ -161,11 +161,15 @@ export declare const CompleteRequestSchema: GenMessage<CompleteRequest>;
  */
 export declare type Tool = Message$1<"geminate.v1.Tool"> & {
   /**
+   * The function's name, as the model will call it.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * What the function does, for the model.
+   *
    * @generated from field: string description = 2;
    */
   description: string;
@@ -572,6 +576,8 @@ export declare type ToolCall = Message$1<"geminate.v1.ToolCall"> & {
   id: string;
 
   /**
+   * The function called.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -611,11 +617,15 @@ export declare const ToolCallSchema: GenMessage<ToolCall>;
  */
 export declare type Image = Message$1<"geminate.v1.Image"> & {
   /**
+   * For example "image/png".
+   *
    * @generated from field: string mime_type = 1;
    */
   mimeType: string;
 
   /**
+   * The image file's bytes.
+   *
    * @generated from field: bytes data = 2;
    */
   data: Uint8Array;
@@ -652,16 +662,22 @@ export declare const LogprobsSchema: GenMessage<Logprobs>;
  */
 export declare type TokenLogprob = Message$1<"geminate.v1.TokenLogprob"> & {
   /**
+   * The token chosen.
+   *
    * @generated from field: string token = 1;
    */
   token: string;
 
   /**
+   * Its natural-log probability.
+   *
    * @generated from field: double logprob = 2;
    */
   logprob: number;
 
   /**
+   * The most likely tokens at this position (top_logprobs of them).
+   *
    * @generated from field: repeated geminate.v1.TopLogprob top_logprobs = 3;
    */
   topLogprobs: TopLogprob[];
@@ -685,6 +701,8 @@ export declare type TopLogprob = Message$1<"geminate.v1.TopLogprob"> & {
   token: string;
 
   /**
+   * Its natural-log probability.
+   *
    * @generated from field: double logprob = 2;
    */
   logprob: number;
@@ -870,6 +888,8 @@ export declare type Usage = Message$1<"geminate.v1.Usage"> & {
   completionTokens: number;
 
   /**
+   * Everything billed for the call.
+   *
    * @generated from field: int32 total_tokens = 3;
    */
   totalTokens: number;
@@ -902,26 +922,36 @@ export declare const UsageSchema: GenMessage<Usage>;
  */
 export declare type Completion = Message$1<"geminate.v1.Completion"> & {
   /**
+   * "chatcmpl-…", the same id the frames of a stream carry.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The model id as the caller named it.
+   *
    * @generated from field: string model = 2;
    */
   model: string;
 
   /**
+   * One per candidate (n), by index.
+   *
    * @generated from field: repeated geminate.v1.Choice choices = 3;
    */
   choices: Choice[];
 
   /**
+   * Token usage of the whole answer.
+   *
    * @generated from field: geminate.v1.Usage usage = 4;
    */
   usage?: Usage | undefined;
 
   /**
+   * Unix time (seconds) the answer was started.
+   *
    * @generated from field: int64 created = 5;
    */
   created: bigint;
@@ -940,6 +970,8 @@ export declare const CompletionSchema: GenMessage<Completion>;
  */
 export declare type Choice = Message$1<"geminate.v1.Choice"> & {
   /**
+   * Which candidate this is (0 to n-1).
+   *
    * @generated from field: int32 index = 1;
    */
   index: number;
@@ -952,16 +984,22 @@ export declare type Choice = Message$1<"geminate.v1.Choice"> & {
   message?: Delta | undefined;
 
   /**
+   * Why the choice ended.
+   *
    * @generated from field: geminate.v1.FinishReason finish_reason = 3;
    */
   finishReason: FinishReason;
 
   /**
+   * The upstream's own finish reason (for example "MAX_TOKENS", "SAFETY").
+   *
    * @generated from field: string native_finish_reason = 4;
    */
   nativeFinishReason: string;
 
   /**
+   * Log probabilities of the choice's tokens, when asked for.
+   *
    * @generated from field: geminate.v1.Logprobs logprobs = 5;
    */
   logprobs?: Logprobs | undefined;
@@ -974,6 +1012,8 @@ export declare type Choice = Message$1<"geminate.v1.Choice"> & {
 export declare const ChoiceSchema: GenMessage<Choice>;
 
 /**
+ * ListModelsRequest has no parameters.
+ *
  * @generated from message geminate.v1.ListModelsRequest
  */
 export declare type ListModelsRequest = Message$1<"geminate.v1.ListModelsRequest"> & {
@@ -986,6 +1026,8 @@ export declare type ListModelsRequest = Message$1<"geminate.v1.ListModelsRequest
 export declare const ListModelsRequestSchema: GenMessage<ListModelsRequest>;
 
 /**
+ * ListModelsResponse lists every model id callers may send.
+ *
  * @generated from message geminate.v1.ListModelsResponse
  */
 export declare type ListModelsResponse = Message$1<"geminate.v1.ListModelsResponse"> & {
@@ -1086,6 +1128,8 @@ export declare const ReasoningEffortSchema: GenEnum<ReasoningEffort>;
  */
 export enum Role {
   /**
+   * Not a valid role for a message; on a Delta it means "no role in this frame".
+   *
    * @generated from enum value: ROLE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1098,16 +1142,22 @@ export enum Role {
   SYSTEM = 1,
 
   /**
+   * The person or program asking.
+   *
    * @generated from enum value: ROLE_USER = 2;
    */
   USER = 2,
 
   /**
+   * The model's own earlier turns (Gemini "model").
+   *
    * @generated from enum value: ROLE_ASSISTANT = 3;
    */
   ASSISTANT = 3,
 
   /**
+   * A tool's result, answering a tool call through tool_call_id.
+   *
    * @generated from enum value: ROLE_TOOL = 4;
    */
   TOOL = 4,
