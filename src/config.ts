@@ -30,6 +30,14 @@ const environment = z.object({
   GEMINATE_MAX_BODY_BYTES: positive(32 * 1024 * 1024),
   GEMINATE_SHUTDOWN_GRACE_MS: positive(25_000),
   GEMINATE_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  GEMINI_CONNECT_TIMEOUT_MS: positive(5_000),
+  GEMINI_FIRST_BYTE_TIMEOUT_MS: positive(120_000),
+  GEMINI_IDLE_TIMEOUT_MS: positive(120_000),
+  GEMINATE_MAX_STREAM_MS: z.coerce.number().int().min(0).default(0),
+  GEMINATE_MAX_INFLIGHT: positive(1024),
+  GEMINI_RETRY_ATTEMPTS: positive(3),
+  GEMINI_RETRY_MAX_WAIT_MS: z.coerce.number().int().min(0).default(20_000),
+  GEMINATE_SSE_PING_MS: positive(15_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().default("development"),
 });
@@ -47,6 +55,18 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** After SIGTERM, how long readiness is failed before the port closes (endpoint propagation). */
   readonly drainDelayMs: number;
+  /** Upstream timeouts, retries and the in-flight cap. */
+  readonly upstream: {
+    readonly connectTimeoutMs: number;
+    readonly firstByteTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly maxStreamMs: number;
+    readonly maxInflight: number;
+    readonly maxAttempts: number;
+    readonly maxRetryWaitMs: number;
+  };
+  /** SSE comment pings after this much silence, before the first token too. */
+  readonly ssePingMs: number;
   readonly logLevel: string;
   readonly production: boolean;
 }
@@ -69,6 +89,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.GEMINATE_MAX_BODY_BYTES,
     shutdownGraceMs: e.GEMINATE_SHUTDOWN_GRACE_MS,
     drainDelayMs: e.GEMINATE_DRAIN_DELAY_MS,
+    upstream: Object.freeze({
+      connectTimeoutMs: e.GEMINI_CONNECT_TIMEOUT_MS,
+      firstByteTimeoutMs: e.GEMINI_FIRST_BYTE_TIMEOUT_MS,
+      idleTimeoutMs: e.GEMINI_IDLE_TIMEOUT_MS,
+      maxStreamMs: e.GEMINATE_MAX_STREAM_MS,
+      maxInflight: e.GEMINATE_MAX_INFLIGHT,
+      maxAttempts: e.GEMINI_RETRY_ATTEMPTS,
+      maxRetryWaitMs: e.GEMINI_RETRY_MAX_WAIT_MS,
+    }),
+    ssePingMs: e.GEMINATE_SSE_PING_MS,
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === "production",
   });

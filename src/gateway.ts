@@ -39,7 +39,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const emulator = onEmulator ? await startEmulator({ apiKey: emulatorKey }) : undefined;
   const upstream = new GeminiClient({
     baseUrl: emulator?.url ?? config.geminiBaseUrl,
-    apiKey: emulator ? emulatorKey : config.geminiApiKeys[0]!,
+    apiKeys: emulator ? [emulatorKey] : config.geminiApiKeys,
+    connectTimeoutMs: config.upstream.connectTimeoutMs,
+    firstByteTimeoutMs: config.upstream.firstByteTimeoutMs,
+    idleTimeoutMs: config.upstream.idleTimeoutMs,
+    maxStreamMs: config.upstream.maxStreamMs,
+    maxInflight: config.upstream.maxInflight,
+    maxAttempts: config.upstream.maxAttempts,
+    maxRetryWaitMs: config.upstream.maxRetryWaitMs,
   });
   if (emulator) {
     logger.warn(

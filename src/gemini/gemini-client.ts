@@ -1,10 +1,11 @@
-import { Code } from "@connectrpc/connect";
-import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { Observable, type Subscriber } from "rxjs";
 import { type Dispatcher, Pool } from "undici";
 import type { Flow } from "../core/flow.ts";
 import { GatewayError } from "../core/gateway-error.ts";
+import { KeyPool } from "./key-pool.ts";
 import { upstreamError } from "./map-status.ts";
+import { readEvents, readText } from "./read-events.ts";
 import {
   type GenerateContentRequest,
   type GenerateContentResponse,
@@ -15,44 +16,93 @@ import {
 export interface GeminiClientOptions {
   /** Origin (and optional path prefix) of the Gemini API. */
   baseUrl: string;
-  /** Sent in `x-goog-api-key` only: never in a URL, never logged. */
-  apiKey: string;
+  /** Sent in `x-goog-api-key` only: never in a URL, never logged. Several form a pool. */
+  apiKeys: readonly string[];
   /** Pooled connections to the upstream. */
   connections?: number;
   /** Time to connect to the upstream. */
   connectTimeoutMs?: number;
-  /** Time from request to response headers. */
-  headersTimeoutMs?: number;
-  /** Longest silence between two body reads. */
-  bodyTimeoutMs?: number;
+  /** Time from sending the request to the first answer event. */
+  firstByteTimeoutMs?: number;
+  /** Longest silence between two events, counted only while geminate waits for data. */
+  idleTimeoutMs?: number;
+  /** Longest a stream may last; 0: no limit. */
+  maxStreamMs?: number;
+  /** Upstream calls in flight at once; past it calls fail fast with 503. */
+  maxInflight?: number;
+  /** Attempts per call (the first included), before the first answer byte only. */
+  maxAttempts?: number;
+  /** Total time a call may spend waiting between attempts. */
+  maxRetryWaitMs?: number;
+  /** For jitter; tests make it deterministic. */
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface GenerateOptions {
+  stream: boolean;
+  flow: Flow;
+  /** The caller's remaining deadline, passed on as `x-server-timeout`. */
+  timeoutMs?: number | undefined;
 }
 
 /** Largest error body or unary answer read into memory (an image answer can be large). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
-/** Largest single SSE event (one image chunk holds a whole base64 picture). */
-const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+/** A key whose quota ran out without a RetryInfo rests this long. */
+const DEFAULT_COOL_DOWN_MS = 5_000;
+/** A key whose daily quota ran out rests this long. */
+const DAILY_COOL_DOWN_MS = 60 * 60_000;
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 /**
  * The upstream: Gemini's REST API over one pooled undici client. Each call is an Observable of
  * validated GenerateContentResponse events; unsubscribing aborts the HTTP request, and the body
- * is read only while `flow` is open.
+ * is read only while `flow` is open. Before the first answer byte a failed attempt is retried
+ * (connect errors, 429, 5xx; never other 4xx) with jittered backoff that honours Retry-After
+ * and RetryInfo, moving to another key of the pool where it can; after it, never.
  */
 export class GeminiClient {
   readonly #pool: Pool;
   readonly #basePath: string;
-  readonly #apiKey: string;
+  readonly #keys: KeyPool;
+  readonly #options: Required<
+    Omit<GeminiClientOptions, "baseUrl" | "apiKeys" | "connections" | "connectTimeoutMs">
+  >;
+  #inflight = 0;
+  /** Retries made, for metrics. */
+  retries = 0;
 
   constructor(options: GeminiClientOptions) {
     const base = new URL(options.baseUrl);
     this.#basePath = base.pathname.replace(/\/+$/, "");
-    this.#apiKey = options.apiKey;
+    this.#options = {
+      firstByteTimeoutMs: options.firstByteTimeoutMs ?? 120_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
+      maxStreamMs: options.maxStreamMs ?? 0,
+      maxInflight: options.maxInflight ?? 1024,
+      maxAttempts: options.maxAttempts ?? 3,
+      maxRetryWaitMs: options.maxRetryWaitMs ?? 20_000,
+      random: options.random ?? Math.random,
+      now: options.now ?? Date.now,
+    };
+    this.#keys = new KeyPool(options.apiKeys, this.#options.now);
     this.#pool = new Pool(base.origin, {
       connections: options.connections ?? 256,
       connectTimeout: options.connectTimeoutMs ?? 5_000,
-      headersTimeout: options.headersTimeoutMs ?? 300_000,
-      bodyTimeout: options.bodyTimeoutMs ?? 300_000,
+      headersTimeout: this.#options.firstByteTimeoutMs,
+      // Body silence is timed by readEvents, which does not count time spent paused for a
+      // slow client (undici's own body timeout would).
+      bodyTimeout: 0,
       keepAliveTimeout: 30_000,
     });
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  get keyStates() {
+    return this.#keys.states();
   }
 
   /**
@@ -62,24 +112,58 @@ export class GeminiClient {
   generate(
     model: string,
     body: GenerateContentRequest,
-    options: { stream: boolean; flow: Flow; timeoutMs?: number | undefined },
+    options: GenerateOptions,
   ): Observable<GenerateContentResponse> {
     const method = options.stream ? "streamGenerateContent?alt=sse" : "generateContent";
     const path = `${this.#basePath}/v1beta/models/${encodeURIComponent(model)}:${method}`;
     return new Observable<GenerateContentResponse>((subscriber) => {
+      if (this.#inflight >= this.#options.maxInflight) {
+        subscriber.error(
+          new GatewayError("geminate is at capacity; retry shortly", Code.Unavailable, {
+            retryAfterSeconds: 1,
+            reason: "overloaded",
+          }),
+        );
+        return;
+      }
+      this.#inflight++;
       const abort = new AbortController();
-      this.#run(path, JSON.stringify(body), options, abort.signal, subscriber).then(
-        () => subscriber.complete(),
-        (err: unknown) => {
-          if (!abort.signal.aborted) subscriber.error(transportError(err));
-        },
-      );
-      return () => abort.abort();
+      /** Set when one of our own timers ended the call (as opposed to the caller leaving). */
+      let timedOut: GatewayError | undefined;
+      const timeout = (message: string) => {
+        timedOut ??= new GatewayError(message, Code.DeadlineExceeded);
+        abort.abort(timedOut);
+      };
+      const maxTimer =
+        this.#options.maxStreamMs > 0
+          ? setTimeout(
+              () => timeout("the answer took longer than its maximum duration"),
+              this.#options.maxStreamMs,
+            )
+          : undefined;
+      this.#run(path, JSON.stringify(body), options, abort.signal, timeout, subscriber)
+        .then(
+          () => subscriber.complete(),
+          (err: unknown) => {
+            if (timedOut) subscriber.error(timedOut);
+            else if (!abort.signal.aborted) subscriber.error(transportError(err));
+          },
+        )
+        .finally(() => {
+          clearTimeout(maxTimer);
+        });
+      return () => {
+        this.#inflight--;
+        clearTimeout(maxTimer);
+        abort.abort();
+      };
     });
   }
 
-  /** Every model the upstream lists (bare ids), following its pages. */
+  /** Every chat model the upstream lists (bare ids), following its pages. */
   async listModels(signal: AbortSignal): Promise<string[]> {
+    const key = this.#keys.pick();
+    if (!key) return [];
     const ids: string[] = [];
     const seen = new Set<string>();
     let pageToken = "";
@@ -89,7 +173,7 @@ export class GeminiClient {
       const response = await this.#pool.request({
         method: "GET",
         path: `${this.#basePath}/v1beta/models?${query}`,
-        headers: { "x-goog-api-key": this.#apiKey },
+        headers: { "x-goog-api-key": key },
         signal,
       });
       const text = await readText(response.body, MAX_BODY_BYTES);
@@ -113,79 +197,104 @@ export class GeminiClient {
   async #run(
     path: string,
     body: string,
-    options: { stream: boolean; flow: Flow; timeoutMs?: number | undefined },
+    options: GenerateOptions,
     signal: AbortSignal,
+    timeout: (message: string) => void,
     subscriber: Subscriber<GenerateContentResponse>,
   ): Promise<void> {
-    const response = await this.#pool.request({
-      method: "POST",
-      path,
-      headers: {
-        "content-type": "application/json",
-        "x-goog-api-key": this.#apiKey,
-        // Google APIs honour a server-side deadline; the caller's remaining time, passed on.
-        ...(options.timeoutMs !== undefined && {
-          "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
-        }),
-      },
-      body,
-      signal,
-    });
-    if (response.statusCode !== 200) {
-      const text = await readText(response.body, MAX_BODY_BYTES);
-      const retryAfter = response.headers["retry-after"];
-      throw upstreamError(
-        response.statusCode,
-        text,
-        typeof retryAfter === "string" ? retryAfter : undefined,
-      );
-    }
+    const response = await this.#connect(path, body, options, signal);
     if (!options.stream) {
       subscriber.next(parseEvent(await readText(response.body, MAX_BODY_BYTES)));
       return;
     }
-    await readEvents(response.body, options.flow, signal, subscriber);
+    await readEvents(response.body, parseEvent, subscriber, {
+      flow: options.flow,
+      signal,
+      firstEventMs: this.#options.firstByteTimeoutMs,
+      idleMs: this.#options.idleTimeoutMs,
+      onTimeout: timeout,
+    });
   }
-}
 
-/** Reads an SSE body, pausing between reads while the consumer is full. */
-async function readEvents(
-  body: Dispatcher.ResponseData["body"],
-  flow: Flow,
-  signal: AbortSignal,
-  subscriber: Subscriber<GenerateContentResponse>,
-): Promise<void> {
-  // Lines that are not SSE fields: Gemini appends a bare JSON error object mid-stream.
-  let stray = "";
-  let failure: unknown;
-  const parser = createParser({
-    maxBufferSize: MAX_EVENT_BYTES,
-    onEvent(event: EventSourceMessage) {
-      if (failure === undefined && !subscriber.closed) {
-        try {
-          subscriber.next(parseEvent(event.data));
-        } catch (err) {
-          failure = err;
-        }
+  /** Sends the request until an attempt answers 200, or fails in a way not worth retrying. */
+  async #connect(
+    path: string,
+    body: string,
+    options: GenerateOptions,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    const failedKeys = new Set<string>();
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      // Prefer a key this call has not failed with; reuse one only after a transient error
+      // (a key problem ends the call below when no other key is left).
+      const key = this.#keys.pick(failedKeys) ?? this.#keys.pick();
+      if (!key) {
+        throw new GatewayError("no valid Gemini API key is left", Code.Unavailable, {
+          reason: "no_upstream_key",
+        });
       }
-    },
-    onError(error) {
-      if (error.type === "unknown-field" && error.line !== undefined) stray += `${error.line}\n`;
-      else
-        failure ??= new GatewayError(`Gemini stream is malformed: ${error.message}`, Code.Unknown);
-    },
-  });
-  const decoder = new TextDecoder();
-  for await (const bytes of body) {
-    parser.feed(decoder.decode(bytes as Uint8Array, { stream: true }));
-    if (failure !== undefined) throw failure;
-    if (flow.paused) await flow.ready(signal);
-    if (signal.aborted || subscriber.closed) return;
+      let error: GatewayError;
+      let retryAfterMs: number | undefined;
+      try {
+        const response = await this.#pool.request({
+          method: "POST",
+          path,
+          headers: {
+            "content-type": "application/json",
+            "x-goog-api-key": key,
+            // Google APIs honour a server-side deadline: the caller's remaining time.
+            ...(options.timeoutMs !== undefined && {
+              "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
+            }),
+          },
+          body,
+          signal,
+        });
+        if (response.statusCode === 200) return response;
+        const text = await readText(response.body, MAX_BODY_BYTES);
+        const header = response.headers["retry-after"];
+        error = upstreamError(
+          response.statusCode,
+          text,
+          typeof header === "string" ? header : undefined,
+        );
+        const after = error.metadata.get("retry-after");
+        retryAfterMs = after === null ? undefined : Number(after) * 1000;
+        if (error.reason === "invalid_api_key") {
+          this.#keys.disable(key);
+        } else if (error.reason === "insufficient_quota") {
+          this.#keys.coolDown(key, DAILY_COOL_DOWN_MS);
+        } else if (response.statusCode === 429) {
+          this.#keys.coolDown(key, retryAfterMs ?? DEFAULT_COOL_DOWN_MS);
+        }
+        failedKeys.add(key);
+        const keyProblem =
+          error.reason === "invalid_api_key" || error.reason === "insufficient_quota";
+        if (!keyProblem && !RETRYABLE_STATUS.has(response.statusCode)) throw error;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        if (err instanceof GatewayError && !isRetryableNetworkError(err)) throw err;
+        error = err instanceof GatewayError ? err : transportError(err);
+        failedKeys.add(key);
+      }
+      if (attempt >= this.#options.maxAttempts) throw error;
+      const another = this.#keys.pick(failedKeys);
+      // A key problem (invalid, daily quota) is only worth retrying on another key.
+      // A fresh key needs no wait; the same key waits as long as Gemini asked, or backs off.
+      let wait = 0;
+      if (!another) {
+        if (error.reason === "invalid_api_key" || error.reason === "insufficient_quota")
+          throw error;
+        const backoff = this.#options.random() * Math.min(4_000, 250 * 2 ** (attempt - 1));
+        wait = Math.max(retryAfterMs ?? 0, backoff);
+      }
+      if (waited + wait > this.#options.maxRetryWaitMs) throw error;
+      waited += wait;
+      this.retries++;
+      if (wait > 0) await sleep(wait, signal);
+    }
   }
-  // A body that ends without the blank line after its last event still delivers that event.
-  parser.feed(`${decoder.decode()}\n\n`);
-  if (failure !== undefined) throw failure;
-  if (stray.trim()) throw upstreamError(200, stray);
 }
 
 function parseEvent(data: string): GenerateContentResponse {
@@ -204,28 +313,14 @@ function parseEvent(data: string): GenerateContentResponse {
   return result.data;
 }
 
-async function readText(body: Dispatcher.ResponseData["body"], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      body.destroy();
-      throw new GatewayError("Gemini's answer is too large", Code.Unknown);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 /** Network and timeout failures of the upstream call, in Code terms. */
-function transportError(err: unknown): unknown {
+function transportError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  if (err instanceof ConnectError)
+    return new GatewayError(err.rawMessage, err.code, { cause: err });
   const code = (err as { code?: string } | null)?.code ?? "";
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
-    return new GatewayError("Gemini did not answer in time", Code.DeadlineExceeded, {
-      cause: err,
-    });
+    return new GatewayError("Gemini did not answer in time", Code.DeadlineExceeded, { cause: err });
   }
   return new GatewayError(
     "Gemini could not be reached or dropped the connection",
@@ -234,4 +329,23 @@ function transportError(err: unknown): unknown {
       cause: err,
     },
   );
+}
+
+/** Transport failures before any answer: connection refused, reset, connect timeout. */
+function isRetryableNetworkError(err: GatewayError): boolean {
+  return err.code === Code.Unavailable && err.reason === null;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -97,6 +97,9 @@ export function statusError(
       reason = "invalid_api_key";
     } else if (type.endsWith("google.rpc.RetryInfo") && typeof detail.retryDelay === "string") {
       retryAfterSeconds = parseDuration(detail.retryDelay);
+    } else if (type.endsWith("google.rpc.QuotaFailure") && /PerDay/.test(JSON.stringify(detail))) {
+      // A daily quota: no point retrying this key today (OpenAI calls it insufficient_quota).
+      reason = "insufficient_quota";
     }
   }
   if (code === Code.ResourceExhausted) {
