@@ -38,6 +38,8 @@ const environment = z.object({
   GEMINI_RETRY_ATTEMPTS: positive(3),
   GEMINI_RETRY_MAX_WAIT_MS: z.coerce.number().int().min(0).default(20_000),
   GEMINATE_SSE_PING_MS: positive(15_000),
+  GEMINATE_RATE_LIMIT_RPM: z.coerce.number().int().min(0).default(0),
+  GEMINATE_RATE_LIMIT_TPM: z.coerce.number().int().min(0).default(0),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   NODE_ENV: z.string().default("development"),
 });
@@ -65,6 +67,8 @@ export interface Config {
     readonly maxAttempts: number;
     readonly maxRetryWaitMs: number;
   };
+  /** Per client key, per process; 0 turns a limit off. */
+  readonly rateLimit: { readonly requestsPerMinute: number; readonly tokensPerMinute: number };
   /** SSE comment pings after this much silence, before the first token too. */
   readonly ssePingMs: number;
   readonly logLevel: string;
@@ -99,6 +103,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxRetryWaitMs: e.GEMINI_RETRY_MAX_WAIT_MS,
     }),
     ssePingMs: e.GEMINATE_SSE_PING_MS,
+    rateLimit: Object.freeze({
+      requestsPerMinute: e.GEMINATE_RATE_LIMIT_RPM,
+      tokensPerMinute: e.GEMINATE_RATE_LIMIT_TPM,
+    }),
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === "production",
   });

@@ -12,6 +12,7 @@ import { HealthState } from "./rpc/health-state.ts";
 import { ClientKeys } from "./server/client-keys.ts";
 import { createHandler } from "./server/create-handler.ts";
 import { OnePortServer } from "./server/one-port-server.ts";
+import { RateLimiter } from "./server/rate-limiter.ts";
 
 export interface Gateway {
   readonly address: AddressInfo;
@@ -88,6 +89,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       health,
       shutdownSignal: shutdown.signal,
       maxBodyBytes: config.maxBodyBytes,
+      ssePingMs: config.ssePingMs,
+      limiter:
+        config.rateLimit.requestsPerMinute > 0 || config.rateLimit.tokensPerMinute > 0
+          ? new RateLimiter(config.rateLimit)
+          : undefined,
       ...(emulator && { upstreamLabel: "emulator" }),
     }),
   );

@@ -4,8 +4,8 @@ import { pino } from "pino";
  * The root logger. Keys, authorization headers and prompt content are redacted wherever they
  * appear in a logged object; prompts are not logged in the first place.
  */
-export function createLogger(level: string) {
-  return pino({
+export function createLogger(level: string, destination?: pino.DestinationStream) {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: "geminate" },
     redact: {
@@ -25,7 +25,8 @@ export function createLogger(level: string) {
       ],
       censor: "[redacted]",
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
-export type Logger = ReturnType<typeof createLogger>;
+export type Logger = pino.Logger;

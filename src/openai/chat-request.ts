@@ -45,8 +45,9 @@ const filePart = z.object({
   }),
 });
 const part = z.discriminatedUnion("type", [textPart, imagePart, audioPart, filePart]);
-const textContent = z.union([z.string(), z.array(textPart)]);
-const userContent = z.union([z.string(), z.array(part)]);
+// Caps keep one request from costing unbounded work: far above what real conversations use.
+const textContent = z.union([z.string(), z.array(textPart).max(512)]);
+const userContent = z.union([z.string(), z.array(part).max(512)]);
 const name = z.string().nullish();
 /** Where Gemini's thought signature travels in Google's own OpenAI-compatible format. */
 const extraContent = z
@@ -69,7 +70,7 @@ const message = z.discriminatedUnion("role", [
     role: z.literal("assistant"),
     content: textContent.nullish(),
     name,
-    tool_calls: z.array(toolCall).nullish(),
+    tool_calls: z.array(toolCall).max(512).nullish(),
     extra_content: extraContent,
   }),
   z.object({ role: z.literal("tool"), content: textContent, tool_call_id: z.string() }),
@@ -92,7 +93,7 @@ const google = z.object({
 
 const chatRequest = z.object({
   model: z.string().min(1),
-  messages: z.array(message).min(1),
+  messages: z.array(message).min(1).max(4096),
   temperature: number,
   top_p: number,
   top_k: integer,
@@ -118,6 +119,7 @@ const chatRequest = z.object({
         }),
       }),
     )
+    .max(512)
     .nullish(),
   tool_choice: z
     .union([

@@ -1,7 +1,10 @@
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
+import { ConnectError } from "@connectrpc/connect";
 import type { Chat } from "../core/chat.ts";
 import { toConnectError } from "../core/gateway-error.ts";
+import type { CallRecord } from "../server/call-record.ts";
+import type { RateLimiter } from "../server/rate-limiter.ts";
 import { parseChatRequest } from "./chat-request.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { renderCompletion } from "./render-chunk.ts";
@@ -14,6 +17,10 @@ export interface OpenAIHandlerOptions {
   maxBodyBytes: number;
   /** Unix seconds reported as every model's `created`. */
   modelsCreated: number;
+  /** SSE comment pings after this much silence. */
+  pingMs: number;
+  /** Per-client-key limits, when configured. */
+  limiter: RateLimiter | undefined;
 }
 
 /**
@@ -21,7 +28,7 @@ export interface OpenAIHandlerOptions {
  * the path is one of its own.
  */
 export function createOpenAIHandler(options: OpenAIHandlerOptions) {
-  const { chat, maxBodyBytes, modelsCreated } = options;
+  const { chat, maxBodyBytes, modelsCreated, pingMs, limiter } = options;
   const modelJson = (id: string) => ({
     id,
     object: "model",
@@ -33,16 +40,34 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
     req: IncomingMessage | Http2ServerRequest,
     res: NodeResponse,
     signal: AbortSignal,
+    record: CallRecord,
   ): Promise<void> {
     try {
       const call = parseChatRequest(await readJsonBody(req, maxBodyBytes));
+      record.model = call.request.model;
+      limiter?.admit(record.client ?? "anonymous");
       if (call.stream) {
-        await writeSse(res, chat.stream(call.request, signal), call.includeUsage, signal);
+        const result = await writeSse(
+          res,
+          chat.stream(call.request, signal),
+          call.includeUsage,
+          signal,
+          pingMs,
+        );
+        record.usage = result.usage;
+        record.error = result.error;
+        record.cancelled = result.outcome === "gone";
       } else {
-        sendJson(res, 200, renderCompletion(await chat.complete(call.request, signal)));
+        const completion = await chat.complete(call.request, signal);
+        record.usage = completion.usage;
+        sendJson(res, 200, renderCompletion(completion));
       }
     } catch (err) {
+      record.error = err;
+      record.cancelled = signal.aborted && !(signal.reason instanceof ConnectError);
       sendError(res, toConnectError(err));
+    } finally {
+      if (record.usage) limiter?.charge(record.client ?? "anonymous", record.usage.totalTokens);
     }
   }
 
@@ -51,10 +76,11 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
     res: NodeResponse,
     path: string,
     signal: AbortSignal,
+    record: CallRecord,
   ): Promise<boolean> {
     if (path === "/v1/chat/completions" || path === "/chat/completions") {
       if (req.method !== "POST") return methodNotAllowed(res, "POST");
-      await chatCompletions(req, res, signal);
+      await chatCompletions(req, res, signal, record);
       return true;
     }
     if (path === "/v1/models") {

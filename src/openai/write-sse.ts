@@ -1,54 +1,87 @@
 import { toConnectError } from "../core/gateway-error.ts";
-import type { CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
+import type { CompletionChunk, Usage } from "../gen/geminate/v1/chat_pb.js";
 import { ChunkRenderer } from "./render-chunk.ts";
 import { renderError } from "./render-error.ts";
 import { type NodeResponse, sendError } from "./send.ts";
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+/** How a stream ended, for the request log. */
+export type SseOutcome = "ok" | "failed" | "gone";
 
 /**
  * Writes frames as OpenAI server-sent events. Headers wait for the first frame, so an error
  * before it (bad model, upstream 429) is an ordinary HTTP error; after it, an error becomes a
  * terminal `data: {"error":…}` event that the openai SDK raises, then `[DONE]`. The next frame
- * is pulled only once the socket has drained: a stalled client stalls the upstream read.
+ * is pulled only once the socket has drained: a stalled client stalls the upstream read. After
+ * `pingMs` of silence (before the first token too, committing the 200) a `: ping` comment keeps
+ * idle-timeout proxies from cutting a thinking model off.
  */
 export async function writeSse(
   res: NodeResponse,
   frames: AsyncIterator<CompletionChunk>,
   includeUsage: boolean,
   signal: AbortSignal,
-): Promise<void> {
-  let next: IteratorResult<CompletionChunk>;
-  try {
-    next = await frames.next();
-  } catch (err) {
-    sendError(res, toConnectError(err));
-    return;
-  }
-  res.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    "x-accel-buffering": "no",
-  });
-  const renderer = new ChunkRenderer(includeUsage);
-  // The client left (nothing more to write) as opposed to a failure or a shutdown (which the
-  // client must be told about).
+  pingMs: number,
+): Promise<{ outcome: SseOutcome; error?: unknown; usage?: Usage }> {
+  let headersSent = false;
+  let usage: Usage | undefined;
+  let wrote = false;
+  // The client left (nothing more to write), as opposed to a failure or a shutdown, which the
+  // client must be told about.
   let gone = false;
-  res.on("close", () => {
+  const onClose = () => {
     gone = true;
-  });
-  try {
-    while (!next.done) {
-      const json = renderer.render(next.value);
-      if (json !== undefined && !res.write(`data: ${json}\n\n`)) {
-        await drained(res, signal);
-      }
-      next = await frames.next();
+  };
+  res.on("close", onClose);
+  // A tick every half period: a ping when nothing was written since the last tick.
+  const pinger = setInterval(() => {
+    if (wrote || gone) {
+      wrote = false;
+      return;
     }
-  } catch (err) {
-    if (gone) return;
-    const { body } = renderError(toConnectError(err));
-    res.write(`data: ${JSON.stringify(body)}\n\n`);
+    if (!headersSent) {
+      res.writeHead(200, SSE_HEADERS);
+      headersSent = true;
+    }
+    res.write(": ping\n\n");
+  }, pingMs / 2);
+  try {
+    const renderer = new ChunkRenderer(includeUsage);
+    try {
+      for (let next = await frames.next(); !next.done; next = await frames.next()) {
+        if (!headersSent) {
+          res.writeHead(200, SSE_HEADERS);
+          headersSent = true;
+        }
+        if (next.value.usage) usage = next.value.usage;
+        const json = renderer.render(next.value);
+        if (json === undefined) continue;
+        wrote = true;
+        if (!res.write(`data: ${json}\n\n`)) await drained(res, signal);
+      }
+    } catch (err) {
+      if (gone) return { outcome: "gone", error: err, usage };
+      if (!headersSent) {
+        sendError(res, toConnectError(err));
+        return { outcome: "failed", error: err, usage };
+      }
+      res.write(`data: ${JSON.stringify(renderError(toConnectError(err)).body)}\n\n`);
+      res.end("data: [DONE]\n\n");
+      return { outcome: "failed", error: err, usage };
+    }
+    if (gone) return { outcome: "gone", usage };
+    if (!headersSent) res.writeHead(200, SSE_HEADERS);
+    res.end("data: [DONE]\n\n");
+    return { outcome: "ok", usage };
+  } finally {
+    clearInterval(pinger);
+    res.off("close", onClose);
   }
-  if (!gone) res.end("data: [DONE]\n\n");
 }
 
 /** Resolves on 'drain', or when the client is gone (`signal` aborts on close). */

@@ -19,12 +19,22 @@ export class ClientKeys {
 
   /** Checks an `authorization` header value ("Bearer KEY"). */
   verify(authorization: string | null | undefined): boolean {
-    if (this.open) return true;
+    return this.identify(authorization) !== undefined;
+  }
+
+  /**
+   * Which client presented the header: "key-<n>" for the n-th configured key, "anonymous" when
+   * the gateway is open, undefined when the key is missing or wrong.
+   */
+  identify(authorization: string | null | undefined): string | undefined {
+    if (this.open) return "anonymous";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     const presented = digest(match?.[1] ?? "");
-    let ok = false;
-    for (const d of this.#digests) ok = timingSafeEqual(d, presented) || ok;
-    return ok && match !== null;
+    let found = -1;
+    this.#digests.forEach((d, i) => {
+      if (timingSafeEqual(d, presented)) found = i;
+    });
+    return found >= 0 && match ? `key-${found}` : undefined;
   }
 }
 

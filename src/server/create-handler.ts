@@ -1,10 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import type http2 from "node:http2";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Chat } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
-import { ChatService } from "../gen/geminate/v1/chat_pb.js";
+import { ChatService, type Completion, type CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -16,7 +17,9 @@ import { healthService } from "../rpc/health-service.ts";
 import type { HealthState } from "../rpc/health-state.ts";
 import { reflectionService } from "../rpc/reflection-service.ts";
 import { specGrpcMessage } from "../rpc/spec-grpc-message.ts";
+import { type CallRecord, logCall } from "./call-record.ts";
 import type { ClientKeys } from "./client-keys.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
 
 export interface HandlerOptions {
   chat: Chat;
@@ -27,31 +30,93 @@ export interface HandlerOptions {
   /** Aborted when the shutdown grace period is over: every call still running ends. */
   shutdownSignal: AbortSignal;
   maxBodyBytes: number;
+  /** SSE comment pings after this much silence. */
+  ssePingMs: number;
+  /** Per-client-key limits, when configured. */
+  limiter: RateLimiter | undefined;
   /** Set when answering from the embedded emulator; sent as `x-geminate-upstream`. */
   upstreamLabel?: string;
 }
 
+/** The request id: the caller's `x-request-id` when it looks sane, else a fresh one. */
+function requestId(header: string | string[] | null | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
+}
+
 /**
  * The one request handler for both HTTP versions: connect-node serves ChatService (gRPC,
- * Connect, gRPC-Web); everything else falls back to the OpenAI facade and the probes.
+ * Connect, gRPC-Web), health and reflection; everything else falls back to the OpenAI facade
+ * and the probes. Every call gets a request id and one log line.
  */
 export function createHandler(options: HandlerOptions) {
-  const { clientKeys, logger, health, shutdownSignal, upstreamLabel } = options;
+  const { clientKeys, logger, health, shutdownSignal, upstreamLabel, limiter } = options;
   const openai = createOpenAIHandler({
     chat: options.chat,
     maxBodyBytes: options.maxBodyBytes,
     modelsCreated: 1_735_689_600, // 2025-01-01: the catalogue's epoch, stable across restarts
+    pingMs: options.ssePingMs,
+    limiter,
   });
 
-  // Health and reflection stay open: probes and tools carry no keys.
-  const requireKey: Interceptor = (next) => async (req) => {
-    if (
-      !req.service.typeName.startsWith("grpc.") &&
-      !clientKeys.verify(req.header.get("authorization"))
-    ) {
-      throw new ConnectError("a valid API key is required", Code.Unauthenticated);
+  /**
+   * ChatService calls: the client key (health and reflection stay open: probes and tools carry
+   * no keys), the rate limit, and the call's log line with its usage.
+   */
+  const observe: Interceptor = (next) => async (req) => {
+    if (req.service.typeName !== ChatService.typeName) return next(req);
+    const type = req.header.get("content-type") ?? "";
+    const record: CallRecord = {
+      id: requestId(req.header.get("x-request-id")),
+      protocol: type.startsWith("application/grpc-web")
+        ? "grpc-web"
+        : type.startsWith("application/grpc")
+          ? "grpc"
+          : "connect",
+      route: `/${req.service.typeName}/${req.method.name}`,
+      started: performance.now(),
+    };
+    const finish = () => {
+      if (record.usage) limiter?.charge(record.client ?? "anonymous", record.usage.totalTokens);
+      record.cancelled =
+        req.signal.aborted && ConnectError.from(req.signal.reason).code === Code.Canceled;
+      logCall(logger, record);
+    };
+    try {
+      record.client = clientKeys.identify(req.header.get("authorization"));
+      if (record.client === undefined)
+        throw new ConnectError("a valid API key is required", Code.Unauthenticated);
+      if (!req.stream) record.model = (req.message as { model?: string }).model;
+      if (req.method.name !== "ListModels") limiter?.admit(record.client);
+      const res = await next(req);
+      res.header.set("x-request-id", record.id);
+      if (!res.stream) {
+        record.usage = (res.message as Partial<Completion>).usage;
+        finish();
+        return res;
+      }
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            for await (const frame of res.message) {
+              const usage = (frame as Partial<CompletionChunk>).usage;
+              if (usage) record.usage = usage;
+              yield frame;
+            }
+          } catch (err) {
+            record.error = err;
+            throw err;
+          } finally {
+            finish();
+          }
+        })(),
+      };
+    } catch (err) {
+      record.error = err;
+      finish();
+      throw err;
     }
-    return next(req);
   };
 
   const services = [
@@ -67,7 +132,7 @@ export function createHandler(options: HandlerOptions) {
       healthService(health)(router);
       reflection(router);
     },
-    interceptors: clientKeys.open ? [] : [requireKey],
+    interceptors: [observe],
     // The same cap on a gRPC/Connect message as on an HTTP body.
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: 64 * 1024 * 1024,
@@ -82,17 +147,28 @@ export function createHandler(options: HandlerOptions) {
           ? sendJson(res, 503, { status: "draining" })
           : sendJson(res, 200, { status: "ready" });
       }
-      if (!clientKeys.verify(req.headers.authorization)) {
-        return sendError(
-          res,
-          new GatewayError(
-            "A valid API key is required (Authorization: Bearer KEY)",
-            Code.Unauthenticated,
-            {
-              reason: "invalid_api_key",
-            },
-          ),
+      const record: CallRecord = {
+        id: requestId(req.headers["x-request-id"]),
+        protocol: "openai",
+        route: `${req.method} ${path}`,
+        started: performance.now(),
+        client: clientKeys.identify(req.headers.authorization),
+      };
+      res.setHeader("x-request-id", record.id);
+      res.once("close", () => {
+        record.status = res.statusCode;
+        logCall(logger, record);
+      });
+      if (record.client === undefined) {
+        const err = new GatewayError(
+          "A valid API key is required (Authorization: Bearer KEY)",
+          Code.Unauthenticated,
+          {
+            reason: "invalid_api_key",
+          },
         );
+        record.error = err;
+        return sendError(res, err);
       }
       const call = new AbortController();
       const gone = () => call.abort();
@@ -101,9 +177,10 @@ export function createHandler(options: HandlerOptions) {
       res.once("close", gone);
       shutdownSignal.addEventListener("abort", shutdown, { once: true });
       try {
-        if (!(await openai(req, res, path, call.signal))) notFound(res, `The route ${path}`);
+        if (!(await openai(req, res, path, call.signal, record)))
+          notFound(res, `The route ${path}`);
       } catch (err) {
-        logger.error({ err, path }, "unhandled error in the OpenAI facade");
+        record.error = err;
         sendError(res, ConnectError.from(err));
       } finally {
         shutdownSignal.removeEventListener("abort", shutdown);
@@ -117,9 +194,8 @@ export function createHandler(options: HandlerOptions) {
   ) => {
     if (upstreamLabel) res.setHeader("x-geminate-upstream", upstreamLabel);
     const type = req.headers["content-type"] ?? "";
-    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
+    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web"))
       specGrpcMessage(res);
-    }
     adapter(req, res);
   };
 }

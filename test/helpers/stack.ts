@@ -24,6 +24,10 @@ export async function startStack(
     env?: Record<string, string>;
     emulator?: Partial<EmulatorOptions>;
     upstreamUrl?: string;
+    /** Upstream keys, when not the one test key. */
+    upstreamKeys?: string[];
+    /** Where the gateway's log lines go (silent otherwise). */
+    logs?: NodeJS.WritableStream;
   } = {},
 ): Promise<Stack> {
   const emulator = options.emulator
@@ -33,11 +37,14 @@ export async function startStack(
   const config: Config = loadConfig({
     PORT: "0",
     HOST: "127.0.0.1",
-    LOG_LEVEL: "silent",
-    ...(upstreamUrl && { GEMINI_API_KEY: UPSTREAM_KEY, GEMINI_BASE_URL: upstreamUrl }),
+    LOG_LEVEL: options.logs ? "info" : "silent",
+    ...(upstreamUrl && {
+      GEMINI_API_KEY: (options.upstreamKeys ?? [UPSTREAM_KEY]).join(","),
+      GEMINI_BASE_URL: upstreamUrl,
+    }),
     ...options.env,
   });
-  const gateway = await startGateway(config, createLogger(config.logLevel));
+  const gateway = await startGateway(config, createLogger(config.logLevel, options.logs));
   return {
     url: `http://127.0.0.1:${gateway.address.port}`,
     gateway,
