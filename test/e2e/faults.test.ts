@@ -151,7 +151,7 @@ describe("fault injection", () => {
   });
 
   test("a reset mid-stream is an error frame, never a clean stop", async () => {
-    upstream.script({ kind: "stream", events: [textEvent("a")], then: "reset" });
+    upstream.script({ kind: "stream", events: [textEvent("a")], after: "reset" });
     const { res } = await ask();
     const data = sseData(res.text);
     assert.match(data.at(-2)!, /"error"/);
@@ -167,7 +167,7 @@ describe("fault injection", () => {
   });
 
   test("an upstream that stalls mid-stream times out (idle timeout) with an error frame", async () => {
-    upstream.script({ kind: "stream", events: [textEvent("a"), textEvent("b")], then: "stall" });
+    upstream.script({ kind: "stream", events: [textEvent("a"), textEvent("b")], after: "stall" });
     const { res } = await ask();
     const data = sseData(res.text);
     assert.equal(data.at(-1), "[DONE]");
@@ -175,7 +175,7 @@ describe("fault injection", () => {
   });
 
   test("a stream that ends without finishReason is an error", async () => {
-    upstream.script({ kind: "stream", events: [textEvent("a"), textEvent("b")], then: "end" });
+    upstream.script({ kind: "stream", events: [textEvent("a"), textEvent("b")], after: "end" });
     const { res } = await ask();
     assert.match(sseData(res.text).at(-2)!, /without a finish reason/);
   });
@@ -196,7 +196,7 @@ describe("fault injection", () => {
       model: "gemini-2.5-flash",
       messages: [{ role: Role.USER, content: [{ part: { case: "text" as const, value: "x" } }] }],
     };
-    upstream.script({ kind: "stream", events: [textEvent("a")], then: "stall" });
+    upstream.script({ kind: "stream", events: [textEvent("a")], after: "stall" });
     const err = await (async () => {
       for await (const _ of grpc.streamComplete(request)) {
         // drain until the failure

@@ -11,7 +11,7 @@ export type Script =
       events: object[];
       delayMs?: number;
       /** After the events: end the body, hang, drop the connection, or append an error object. */
-      then?: "end" | "stall" | "reset" | "error";
+      after?: "end" | "stall" | "reset" | "error";
     };
 
 export interface Seen {
@@ -84,12 +84,12 @@ async function play(script: Script, res: http.ServerResponse): Promise<void> {
         if (res.destroyed) return;
         res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
       }
-      if (script.then === "stall") return;
-      if (script.then === "reset") {
+      if (script.after === "stall") return;
+      if (script.after === "reset") {
         res.write("", () => res.socket?.destroy());
         return;
       }
-      if (script.then === "error") {
+      if (script.after === "error") {
         res.end(
           `${JSON.stringify({ error: { code: 500, message: "An internal error has occurred.", status: "INTERNAL" } }, null, 2)}\n`,
         );
