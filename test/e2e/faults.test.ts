@@ -105,7 +105,7 @@ describe("fault injection", () => {
     upstream.script({
       kind: "stream",
       events: [textEvent("a"), textEvent("b"), textEvent("c")],
-      then: "error",
+      after: "error",
     });
     const { res, calls } = await ask();
     assert.equal(calls.length, 1);
