@@ -20,6 +20,8 @@ export interface Gateway {
   readonly emulator: Emulator | undefined;
   /** Open client connections. */
   readonly connections: number;
+  /** Upstream calls in flight (0 when nothing is left running). */
+  readonly upstreamInflight: number;
   /**
    * Drain: readiness and health fail at once; after `drainDelayMs` (while load balancers
    * notice) the port stops accepting, HTTP/2 sessions get GOAWAY and running calls may finish
@@ -112,6 +114,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     emulator,
     get connections() {
       return server.connections;
+    },
+    get upstreamInflight() {
+      return upstream.inflight;
     },
     async stop(graceMs, drainDelayMs = 0) {
       health.drain();

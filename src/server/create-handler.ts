@@ -155,10 +155,6 @@ export function createHandler(options: HandlerOptions) {
         client: clientKeys.identify(req.headers.authorization),
       };
       res.setHeader("x-request-id", record.id);
-      res.once("close", () => {
-        record.status = res.statusCode;
-        logCall(logger, record);
-      });
       if (record.client === undefined) {
         const err = new GatewayError(
           "A valid API key is required (Authorization: Bearer KEY)",
@@ -168,7 +164,10 @@ export function createHandler(options: HandlerOptions) {
           },
         );
         record.error = err;
-        return sendError(res, err);
+        sendError(res, err);
+        record.status = res.statusCode;
+        logCall(logger, record);
+        return;
       }
       const call = new AbortController();
       const gone = () => call.abort();
@@ -184,6 +183,10 @@ export function createHandler(options: HandlerOptions) {
         sendError(res, ConnectError.from(err));
       } finally {
         shutdownSignal.removeEventListener("abort", shutdown);
+        // Aborted without a reason of ours: the client left before the answer was done.
+        record.cancelled ||= call.signal.aborted && !(call.signal.reason instanceof ConnectError);
+        record.status = res.statusCode;
+        logCall(logger, record);
       }
     },
   });
