@@ -60,6 +60,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       return res.write(chunk);
     };
     const url = new URL(req.url ?? "/", "http://emulator");
+    // Not part of Gemini: what the emulator has sent, for benchmarks in another process.
+    if (url.pathname === "/_emulator/stats") return sendJson(res, 200, stats);
     const key = req.headers["x-goog-api-key"] ?? url.searchParams.get("key");
     if (!key) return sendStatus(res, 403, "PERMISSION_DENIED", NO_KEY_MESSAGE);
     if (key !== options.apiKey) return sendApiKeyInvalid(res);

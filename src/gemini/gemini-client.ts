@@ -18,7 +18,7 @@ export interface GeminiClientOptions {
   baseUrl: string;
   /** Sent in `x-goog-api-key` only: never in a URL, never logged. Several form a pool. */
   apiKeys: readonly string[];
-  /** Pooled connections to the upstream. */
+  /** Pooled connections to the upstream; defaults to maxInflight (HTTP/1.1: one per stream). */
   connections?: number;
   /** Time to connect to the upstream. */
   connectTimeoutMs?: number;
@@ -87,7 +87,7 @@ export class GeminiClient {
     };
     this.#keys = new KeyPool(options.apiKeys, this.#options.now);
     this.#pool = new Pool(base.origin, {
-      connections: options.connections ?? 256,
+      connections: options.connections ?? this.#options.maxInflight,
       connectTimeout: options.connectTimeoutMs ?? 5_000,
       headersTimeout: this.#options.firstByteTimeoutMs,
       // Body silence is timed by readEvents, which does not count time spent paused for a

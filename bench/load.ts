@@ -1,0 +1,244 @@
+import http2 from "node:http2";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { Pool } from "undici";
+import { ChatService, Role } from "../src/gen/geminate/v1/chat_pb.js";
+import type { Target } from "./targets.ts";
+import { targets } from "./targets.ts";
+
+// The load generator, in its own process (pinned apart from the servers): one task per run,
+// given as JSON on argv, results as JSON on stdout. Clocks are performance.now() in ms.
+
+interface Task {
+  kind:
+    | "unary"
+    | "capacity"
+    | "ttft"
+    | "paced"
+    | "throughput"
+    | "concurrent"
+    | "slow"
+    | "hold"
+    | "rpc";
+  urls: { emulator: string; geminate: string; portkey?: string };
+  key: string;
+  target: Target["name"];
+  prompt: string;
+  count?: number;
+  concurrency?: number;
+  seconds?: number;
+  bytesPerSecond?: number;
+  protocol?: "grpc" | "connect";
+}
+
+const task = JSON.parse(process.argv[2]!) as Task;
+const target = targets(task.urls, task.key).find((t) => t.name === task.target)!;
+const pool = new Pool(target.origin, {
+  connections: Math.max(1, task.concurrency ?? 1),
+  pipelining: 1,
+});
+
+/** One call; for streams, the arrival time of each content event. */
+async function call(
+  stream: boolean,
+  onEvent?: (at: number) => void,
+): Promise<{ ok: boolean; ms: number; bytes: number }> {
+  const start = performance.now();
+  const res = await pool.request({
+    method: "POST",
+    path: target.path(stream),
+    headers: target.headers,
+    body: target.body(task.prompt, stream),
+  });
+  let ok = res.statusCode === 200;
+  let bytes = 0;
+  if (!stream) {
+    const text = await res.body.text();
+    ok &&= text.length > 0;
+  } else {
+    let buffered = "";
+    for await (const chunk of res.body) {
+      const now = performance.now();
+      bytes += chunk.length;
+      buffered += chunk.toString();
+      let at = buffered.search(/\r?\n\r?\n/);
+      while (at >= 0) {
+        const event = buffered.slice(0, at);
+        buffered = buffered.slice(at).replace(/^\r?\n\r?\n/, "");
+        if (event.includes('"error"')) ok = false;
+        for (const line of event.split(/\r?\n/)) {
+          if (line.startsWith("data:") && target.isContent(line)) onEvent?.(now);
+        }
+        at = buffered.search(/\r?\n\r?\n/);
+      }
+    }
+  }
+  return { ok, ms: performance.now() - start, bytes };
+}
+
+async function main(): Promise<unknown> {
+  switch (task.kind) {
+    case "unary": {
+      const latencies: number[] = [];
+      for (let i = 0; i < task.count!; i++) latencies.push((await call(false)).ms);
+      return { latencies };
+    }
+    case "capacity": {
+      const latencies: number[] = [];
+      let errors = 0;
+      const until = performance.now() + task.seconds! * 1000;
+      await Promise.all(
+        Array.from({ length: task.concurrency! }, async () => {
+          while (performance.now() < until) {
+            const r = await call(false).catch(() => ({ ok: false, ms: 0, bytes: 0 }));
+            if (r.ok) latencies.push(r.ms);
+            else errors++;
+          }
+        }),
+      );
+      return {
+        requests: latencies.length,
+        errors,
+        seconds: task.seconds,
+        latencies: sample(latencies),
+      };
+    }
+    case "ttft": {
+      const ttft: number[] = [];
+      for (let i = 0; i < task.count!; i++) {
+        const start = performance.now();
+        let first: number | undefined;
+        await call(true, (at) => {
+          first ??= at - start;
+        });
+        if (first !== undefined) ttft.push(first);
+      }
+      return { ttft };
+    }
+    case "paced":
+    case "throughput": {
+      const arrivals: number[] = [];
+      const start = performance.now();
+      const r = await call(true, (at) => arrivals.push(at));
+      return {
+        ok: r.ok,
+        frames: arrivals.length,
+        bytes: r.bytes,
+        ms: performance.now() - start,
+        arrivals: arrivals.map((a) => a - start),
+      };
+    }
+    case "concurrent": {
+      const ttft: number[] = [];
+      let frames = 0;
+      let errors = 0;
+      await Promise.all(
+        Array.from({ length: task.concurrency! }, async () => {
+          const start = performance.now();
+          let first: number | undefined;
+          const r = await call(true, (at) => {
+            frames++;
+            first ??= at - start;
+          }).catch(() => ({ ok: false, ms: 0, bytes: 0 }));
+          if (!r.ok) errors++;
+          if (first !== undefined) ttft.push(first);
+        }),
+      );
+      return { frames, errors, ttft: sample(ttft) };
+    }
+    case "slow": {
+      // Readers that take bytesPerSecond each, for `seconds`, then leave.
+      let delivered = 0;
+      await Promise.all(
+        Array.from({ length: task.concurrency! }, async () => {
+          const res = await pool.request({
+            method: "POST",
+            path: target.path(true),
+            headers: target.headers,
+            body: target.body(task.prompt, true),
+          });
+          const until = performance.now() + task.seconds! * 1000;
+          let budget = 0;
+          let last = performance.now();
+          for await (const chunk of res.body) {
+            delivered += chunk.length;
+            budget -= chunk.length;
+            const now = performance.now();
+            budget += ((now - last) / 1000) * task.bytesPerSecond!;
+            last = now;
+            if (budget < 0)
+              await new Promise((r) => setTimeout(r, (-budget / task.bytesPerSecond!) * 1000));
+            if (performance.now() > until) break;
+          }
+          res.body.destroy();
+        }),
+      );
+      return { delivered };
+    }
+    case "hold": {
+      // Streams that stay quiet, over HTTP/2 (a sidecar's way: many streams, few connections),
+      // reported once all are open; then wait to be killed.
+      const perSession = 500;
+      const sessions = Array.from({ length: Math.ceil(task.concurrency! / perSession) }, () =>
+        http2.connect(target.origin),
+      );
+      let open = 0;
+      for (let i = 0; i < task.concurrency!; i++) {
+        const stream = sessions[Math.floor(i / perSession)]!.request({
+          ":method": "POST",
+          ":path": target.path(true),
+          ...target.headers,
+        });
+        stream.on("response", () => {
+          open++;
+          if (open === task.concurrency) process.stdout.write(`${JSON.stringify({ open })}\n`);
+        });
+        stream.on("data", () => {});
+        stream.on("error", () => {});
+        stream.end(target.body(task.prompt, true));
+      }
+      await new Promise(() => {});
+      return {};
+    }
+    case "rpc": {
+      const transport =
+        task.protocol === "grpc"
+          ? createGrpcTransport({ baseUrl: task.urls.geminate })
+          : createConnectTransport({ baseUrl: task.urls.geminate, httpVersion: "2" });
+      const client = createClient(ChatService, transport);
+      const request = {
+        model: "gemini-2.5-flash",
+        messages: [
+          { role: Role.USER, content: [{ part: { case: "text" as const, value: task.prompt } }] },
+        ],
+      };
+      const ttft: number[] = [];
+      let frames = 0;
+      const start = performance.now();
+      for (let i = 0; i < task.count!; i++) {
+        const s = performance.now();
+        let first: number | undefined;
+        for await (const f of client.streamComplete(request)) {
+          if (f.choices[0]?.delta?.content) {
+            frames++;
+            first ??= performance.now() - s;
+          }
+        }
+        if (first !== undefined) ttft.push(first);
+      }
+      return { ttft, frames, ms: performance.now() - start };
+    }
+  }
+}
+
+/** At most 5,000 values, evenly taken, so results stay small. */
+function sample(values: number[]): number[] {
+  if (values.length <= 5000) return values;
+  const step = values.length / 5000;
+  return Array.from({ length: 5000 }, (_, i) => values[Math.floor(i * step)]!);
+}
+
+const result = await main();
+process.stdout.write(`${JSON.stringify(result)}\n`);
+await pool.close();
+process.exit(0);

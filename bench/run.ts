@@ -1,0 +1,662 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { renderSvg } from "./svg.ts";
+
+// `npm run bench [-- --quick]`: the emulator, geminate and the peer on loopback, a load
+// generator in its own process, processes pinned to cores where the machine allows, warm-up,
+// interleaved rounds, medians of round figures; one table, plus JSON and SVG in bench/results.
+
+const QUICK = process.argv.includes("--quick");
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const KEY = "bench-key";
+const PEER_DIR = `${ROOT}bench/.peers/portkey`;
+const PEER_VERSION = "1.15.2";
+const PIN = os.availableParallelism() >= 2 && existsSync("/usr/bin/taskset");
+/** Core 0: emulator and load generator; core 1: the gateway under test. */
+const CORES = { upstream: "0", gateway: "1" };
+const ROUNDS = QUICK ? 3 : 5;
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+function start(args: string[], env: Record<string, string>, core: string): ChildProcess {
+  const [cmd, ...rest] = PIN
+    ? ["taskset", "-c", core, process.execPath, ...args]
+    : [process.execPath, ...args];
+  const child = spawn(cmd!, rest, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function waitFor(url: string, timeoutMs = 20_000): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      return performance.now() - started;
+    } catch {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function rssKb(child: ChildProcess): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+async function emulatorStats(url: string): Promise<{ bytesWritten: number }> {
+  return (await fetch(`${url}/_emulator/stats`)).json() as Promise<{ bytesWritten: number }>;
+}
+
+type Urls = { emulator: string; geminate: string; portkey?: string };
+
+/** Runs one load task in its own pinned process and returns its JSON result. */
+function load<T>(task: Record<string, unknown>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const args = [`${ROOT}bench/load.ts`, JSON.stringify({ key: KEY, ...task })];
+    const [cmd, ...rest] = PIN
+      ? ["taskset", "-c", CORES.upstream, process.execPath, ...args]
+      : [process.execPath, ...args];
+    const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.once("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`load exited ${code}`)),
+    );
+  });
+}
+
+const pct = (values: number[], p: number) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const median = (values: number[]) => pct(values, 50);
+
+/** Ensures the peer is installed in its own bench-only folder; false when it cannot be. */
+function installPeer(): boolean {
+  const entry = `${PEER_DIR}/node_modules/@portkey-ai/gateway/build/start-server.js`;
+  if (existsSync(entry)) return true;
+  try {
+    mkdirSync(PEER_DIR, { recursive: true });
+    if (!existsSync(`${PEER_DIR}/package.json`))
+      writeFileSync(`${PEER_DIR}/package.json`, '{"private":true}\n');
+    execFileSync(
+      "npm",
+      [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+        `@portkey-ai/gateway@${PEER_VERSION}`,
+      ],
+      {
+        cwd: PEER_DIR,
+        stdio: "ignore",
+        timeout: 180_000,
+      },
+    );
+    return existsSync(entry);
+  } catch {
+    return false;
+  }
+}
+
+interface Row {
+  id: number;
+  scenario: string;
+  figure: string;
+  unit: string;
+  direct?: number;
+  geminate: number;
+  portkey?: number;
+  /** How geminate compares, as printed. */
+  versus: string;
+  target: string;
+  met: boolean;
+}
+
+const rows: Row[] = [];
+const fmt = (v: number | undefined, digits = 2) =>
+  v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits);
+
+async function main(): Promise<void> {
+  const ports = {
+    emulator: await freePort(),
+    geminate: await freePort(),
+    portkey: await freePort(),
+  };
+  const urls: Urls = {
+    emulator: `http://127.0.0.1:${ports.emulator}`,
+    geminate: `http://127.0.0.1:${ports.geminate}`,
+  };
+  start(
+    ["src/emulator/main.ts"],
+    { EMULATOR_PORT: String(ports.emulator), GEMINI_API_KEY: KEY },
+    CORES.upstream,
+  );
+  await waitFor(`${urls.emulator}/_emulator/stats`);
+  const geminateEnv = {
+    PORT: String(ports.geminate),
+    HOST: "127.0.0.1",
+    GEMINI_API_KEY: KEY,
+    GEMINI_BASE_URL: urls.emulator,
+    LOG_LEVEL: "warn",
+    GEMINATE_MAX_INFLIGHT: "20000",
+  };
+  const geminate = start(["src/main.ts"], geminateEnv, CORES.gateway);
+  await waitFor(`${urls.geminate}/healthz`);
+  let peerNote = "";
+  if (installPeer()) {
+    start(
+      [
+        `${PEER_DIR}/node_modules/@portkey-ai/gateway/build/start-server.js`,
+        `--port=${ports.portkey}`,
+        "--headless",
+      ],
+      {},
+      CORES.gateway,
+    );
+    try {
+      await waitFor(`http://127.0.0.1:${ports.portkey}/`, 30_000);
+      urls.portkey = `http://127.0.0.1:${ports.portkey}`;
+    } catch {
+      peerNote = "Portkey did not start: skipped";
+    }
+  } else peerNote = `Portkey ${PEER_VERSION} could not be installed: skipped`;
+  if (peerNote) console.log(peerNote);
+  const names = ["direct", "geminate", ...(urls.portkey ? ["portkey"] : [])] as const;
+
+  /** Rounds with the targets interleaved; `figure` turns one result into numbers. */
+  const rounds = async <T>(task: Record<string, unknown>, figures: (r: T) => number[]) => {
+    const per: Record<string, number[][]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of names) {
+        const r = await load<T>({ ...task, urls, target: name });
+        per[name] ??= [];
+        per[name].push(figures(r));
+      }
+    }
+    // Median over rounds of each figure.
+    return Object.fromEntries(
+      Object.entries(per).map(([name, list]) => [
+        name,
+        list[0]!.map((_, i) => median(list.map((f) => f[i]!))),
+      ]),
+    ) as Record<string, number[]>;
+  };
+
+  // Warm-up: JIT and connection pools.
+  for (const name of names)
+    await load({ kind: "unary", urls, target: name, prompt: "warm up", count: 200 });
+
+  // 1. Unary, one client at a time.
+  {
+    const r = await rounds<{ latencies: number[] }>(
+      { kind: "unary", prompt: "hello [emulator words=20]", count: QUICK ? 200 : 1000 },
+      (x) => [pct(x.latencies, 50), pct(x.latencies, 99)],
+    );
+    const add50 = (r.geminate![0]! - r.direct![0]!) * 1000;
+    const add99 = (r.geminate![1]! - r.direct![1]!) * 1000;
+    rows.push({
+      id: 1,
+      scenario: "unary chat, c=1",
+      figure: "p50 latency",
+      unit: "ms",
+      direct: r.direct![0],
+      geminate: r.geminate![0]!,
+      portkey: r.portkey?.[0],
+      versus: `+${add50.toFixed(0)} µs`,
+      target: "≤ +250 µs",
+      met: add50 <= 250,
+    });
+    rows.push({
+      id: 1,
+      scenario: "unary chat, c=1",
+      figure: "p99 latency",
+      unit: "ms",
+      direct: r.direct![1],
+      geminate: r.geminate![1]!,
+      portkey: r.portkey?.[1],
+      versus: `+${add99.toFixed(0)} µs`,
+      target: "≤ +1000 µs",
+      met: add99 <= 1000,
+    });
+  }
+
+  // 2. Unary capacity: the best rate with p99 < 20 ms and no errors, over a concurrency sweep.
+  {
+    const capacity: Record<string, number> = {};
+    for (const name of names) {
+      let best = 0;
+      for (const concurrency of QUICK ? [16, 64] : [8, 32, 64, 128]) {
+        const r = await load<{
+          requests: number;
+          errors: number;
+          seconds: number;
+          latencies: number[];
+        }>({
+          kind: "capacity",
+          urls,
+          target: name,
+          prompt: "hello [emulator words=20]",
+          concurrency,
+          seconds: QUICK ? 2 : 4,
+        });
+        if (r.errors === 0 && pct(r.latencies, 99) < 20)
+          best = Math.max(best, r.requests / r.seconds);
+      }
+      capacity[name] = best;
+    }
+    const vsDirect = capacity.geminate! / capacity.direct!;
+    const vsPeer = capacity.portkey ? capacity.geminate! / capacity.portkey : undefined;
+    rows.push({
+      id: 2,
+      scenario: "unary capacity, 1 core",
+      figure: "requests/s (p99 < 20 ms)",
+      unit: "req/s",
+      direct: capacity.direct,
+      geminate: capacity.geminate!,
+      portkey: capacity.portkey,
+      versus: `${vsDirect.toFixed(2)}× direct${vsPeer ? `, ${vsPeer.toFixed(1)}× peer` : ""}`,
+      target: "≥ 0.5× direct, ≥ 5× peer",
+      met: vsDirect >= 0.5 && (vsPeer === undefined || vsPeer >= 5),
+    });
+  }
+
+  // 3. Streaming time to first token.
+  {
+    const r = await rounds<{ ttft: number[] }>(
+      { kind: "ttft", prompt: "hi [emulator words=20]", count: QUICK ? 100 : 300 },
+      (x) => [pct(x.ttft, 50), pct(x.ttft, 99)],
+    );
+    const add50 = (r.geminate![0]! - r.direct![0]!) * 1000;
+    const add99 = (r.geminate![1]! - r.direct![1]!) * 1000;
+    rows.push({
+      id: 3,
+      scenario: "streaming TTFT, c=1",
+      figure: "p50 TTFT",
+      unit: "ms",
+      direct: r.direct![0],
+      geminate: r.geminate![0]!,
+      portkey: r.portkey?.[0],
+      versus: `+${add50.toFixed(0)} µs`,
+      target: "≤ +300 µs",
+      met: add50 <= 300,
+    });
+    rows.push({
+      id: 3,
+      scenario: "streaming TTFT, c=1",
+      figure: "p99 TTFT",
+      unit: "ms",
+      direct: r.direct![1],
+      geminate: r.geminate![1]!,
+      portkey: r.portkey?.[1],
+      versus: `+${add99.toFixed(0)} µs`,
+      target: "≤ +1000 µs",
+      met: add99 <= 1000,
+    });
+  }
+
+  // 4. Paced chunks: none merged or delayed.
+  {
+    const chunks = QUICK ? 32 : 64;
+    const r = await rounds<{ frames: number; arrivals: number[] }>(
+      { kind: "paced", prompt: `[emulator words=${chunks} chunk=1 delay=20]` },
+      (x) => {
+        const gaps = x.arrivals.slice(1).map((a, i) => a - x.arrivals[i]!);
+        return [x.frames, pct(gaps, 99)];
+      },
+    );
+    const added = (r.geminate![1]! - r.direct![1]!) * 1000;
+    rows.push({
+      id: 4,
+      scenario: `paced stream, ${chunks} chunks × 20 ms`,
+      figure: "frames out",
+      unit: "frames",
+      direct: r.direct![0],
+      geminate: r.geminate![0]!,
+      portkey: r.portkey?.[0],
+      versus: `${r.geminate![0]} : ${chunks}`,
+      target: "1 : 1",
+      met: r.geminate![0] === chunks,
+    });
+    rows.push({
+      id: 4,
+      scenario: `paced stream, ${chunks} chunks × 20 ms`,
+      figure: "gap p99",
+      unit: "ms",
+      direct: r.direct![1],
+      geminate: r.geminate![1]!,
+      portkey: r.portkey?.[1],
+      versus: `+${added.toFixed(0)} µs`,
+      target: "≤ +500 µs",
+      met: added <= 500,
+    });
+  }
+
+  // 5. Raw stream throughput through one core.
+  {
+    const words = QUICK ? 20_000 : 50_000;
+    const r = await rounds<{ frames: number; ms: number }>(
+      { kind: "throughput", prompt: `[emulator words=${words} chunk=1]` },
+      (x) => [x.frames / (x.ms / 1000)],
+    );
+    rows.push({
+      id: 5,
+      scenario: "raw stream throughput",
+      figure: "delta frames/s",
+      unit: "frames/s",
+      direct: r.direct![0],
+      geminate: r.geminate![0]!,
+      portkey: r.portkey?.[0],
+      versus: `${(r.geminate![0]! / r.direct![0]!).toFixed(2)}× direct`,
+      target: "≥ 100,000",
+      met: r.geminate![0]! >= 100_000,
+    });
+  }
+
+  // 6. Many paced streams at once.
+  {
+    const concurrency = QUICK ? 200 : 1000;
+    const per: Record<string, { frames: number; ttft: number[] }> = {};
+    for (const name of names) {
+      per[name] = await load({
+        kind: "concurrent",
+        urls,
+        target: name,
+        prompt: "[emulator words=20 delay=50]",
+        concurrency,
+      });
+    }
+    const ratio = per.geminate!.frames / per.direct!.frames;
+    const ttftDirect = pct(per.direct!.ttft, 99);
+    const ttftGw = pct(per.geminate!.ttft, 99);
+    rows.push({
+      id: 6,
+      scenario: `${concurrency} paced streams`,
+      figure: "frames delivered",
+      unit: "frames",
+      direct: per.direct!.frames,
+      geminate: per.geminate!.frames,
+      portkey: per.portkey?.frames,
+      versus: `${ratio.toFixed(3)}× direct`,
+      target: "≥ 0.95×",
+      met: ratio >= 0.95,
+    });
+    rows.push({
+      id: 6,
+      scenario: `${concurrency} paced streams`,
+      figure: "TTFT p99",
+      unit: "ms",
+      direct: ttftDirect,
+      geminate: ttftGw,
+      portkey: per.portkey ? pct(per.portkey.ttft, 99) : undefined,
+      versus: `+${(ttftGw - ttftDirect).toFixed(1)} ms`,
+      target: "≤ +10 ms",
+      met: ttftGw - ttftDirect <= 10,
+    });
+  }
+
+  // 7. Slow consumers: what is read upstream beyond what clients took, and memory.
+  {
+    const concurrency = QUICK ? 20 : 100;
+    const seconds = QUICK ? 5 : 10;
+    const excess: Record<string, number> = {};
+    let rssGrowthMb = 0;
+    // Bytes per answer word on each wire, to compare what was read with what was delivered.
+    const perWord: Record<string, number> = {};
+    for (const name of names) {
+      const before = await emulatorStats(urls.emulator);
+      const r = await load<{ bytes: number }>({
+        kind: "throughput",
+        urls,
+        target: name,
+        prompt: "[emulator words=2000 chunk=1]",
+      });
+      const after = await emulatorStats(urls.emulator);
+      perWord[name] = (after.bytesWritten - before.bytesWritten) / 2000;
+      clientPerWord[name] = r.bytes / 2000;
+    }
+    for (const name of names) {
+      const rssBefore = name === "geminate" ? rssKb(geminate) : 0;
+      const before = await emulatorStats(urls.emulator);
+      const r = await load<{ delivered: number }>({
+        kind: "slow",
+        urls,
+        target: name,
+        prompt: "[emulator words=400000 chunk=1]",
+        concurrency,
+        seconds,
+        bytesPerSecond: 16_384,
+      });
+      const after = await emulatorStats(urls.emulator);
+      const upstream = after.bytesWritten - before.bytesWritten;
+      // Delivered bytes in the client's format → the upstream bytes of the same words.
+      const deliveredWords = r.delivered / clientBytesPerWord(name);
+      excess[name] = (upstream - deliveredWords * perWord[name]!) / concurrency / 1024;
+      if (name === "geminate") rssGrowthMb = (rssKb(geminate) - rssBefore) / 1024;
+    }
+    const over = excess.geminate! - excess.direct!;
+    rows.push({
+      id: 7,
+      scenario: `${concurrency} slow consumers, 16 KB/s`,
+      figure: "read beyond delivered, per stream",
+      unit: "KiB",
+      direct: excess.direct,
+      geminate: excess.geminate!,
+      portkey: excess.portkey,
+      versus: `${over >= 0 ? "+" : ""}${over.toFixed(0)} KiB; RSS +${rssGrowthMb.toFixed(1)} MB`,
+      target: "≤ +256 KiB, flat RSS",
+      met: over <= 256 && rssGrowthMb < concurrency * 2,
+    });
+  }
+
+  // 9. gRPC and Connect server streaming against the SSE path.
+  {
+    const prompt = "[emulator words=200 chunk=1]";
+    const count = QUICK ? 30 : 100;
+    const sse = await load<{ ttft: number[] }>({
+      kind: "ttft",
+      urls,
+      target: "geminate",
+      prompt,
+      count,
+    });
+    const sseRate = await load<{ frames: number; ms: number }>({
+      kind: "throughput",
+      urls,
+      target: "geminate",
+      prompt: "[emulator words=20000 chunk=1]",
+    });
+    for (const protocol of ["grpc", "connect"] as const) {
+      const ttft = await load<{ ttft: number[] }>({
+        kind: "rpc",
+        urls,
+        target: "geminate",
+        prompt,
+        count,
+        protocol,
+      });
+      const rate = await load<{ frames: number; ms: number }>({
+        kind: "rpc",
+        urls,
+        target: "geminate",
+        prompt: "[emulator words=20000 chunk=1]",
+        count: 1,
+        protocol,
+      });
+      const t = median(ttft.ttft) / median(sse.ttft);
+      const m = rate.frames / rate.ms / (sseRate.frames / sseRate.ms);
+      rows.push({
+        id: 9,
+        scenario: `${protocol} server streaming`,
+        figure: "TTFT p50 / frames per s vs SSE",
+        unit: "ratio",
+        geminate: m,
+        versus: `TTFT ${t.toFixed(2)}×, rate ${m.toFixed(2)}×`,
+        target: "within 20 %",
+        met: t <= 1.2 && m >= 0.8,
+      });
+    }
+  }
+
+  geminate.kill("SIGTERM");
+
+  // 8. Memory: idle, then many open streams (a fresh gateway that pings every second so every
+  // stream has its headers).
+  {
+    const port = await freePort();
+    const env = { ...geminateEnv, PORT: String(port), GEMINATE_SSE_PING_MS: "1000" };
+    const g = start(["src/main.ts"], env, CORES.gateway);
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(`${url}/healthz`);
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = rssKb(g) / 1024;
+    const streams = QUICK ? 1000 : 10_000;
+    const holder = spawn(
+      process.execPath,
+      [
+        `${ROOT}bench/load.ts`,
+        JSON.stringify({
+          key: KEY,
+          kind: "hold",
+          urls: { ...urls, geminate: url },
+          target: "geminate",
+          prompt: "[emulator words=2 delay=120000]",
+          concurrency: streams,
+        }),
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    children.add(holder);
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    await new Promise((r) => setTimeout(r, 1000));
+    const held = rssKb(g) / 1024;
+    holder.kill("SIGKILL");
+    g.kill("SIGKILL");
+    const perStream = ((held - idle) * 1024) / streams;
+    rows.push({
+      id: 8,
+      scenario: "memory",
+      figure: "idle RSS",
+      unit: "MB",
+      geminate: idle,
+      versus: `${idle.toFixed(0)} MB`,
+      target: "≤ 60 MB",
+      met: idle <= 60,
+    });
+    rows.push({
+      id: 8,
+      scenario: `memory, ${streams} open streams`,
+      figure: "RSS per stream",
+      unit: "KB",
+      geminate: perStream,
+      versus: `${perStream.toFixed(1)} KB`,
+      target: "≤ 30 KB",
+      met: perStream <= 30,
+    });
+  }
+
+  // 10. Cold start: spawn to ready.
+  {
+    const times: number[] = [];
+    for (let i = 0; i < (QUICK ? 3 : 5); i++) {
+      const port = await freePort();
+      const started = performance.now();
+      const g = start(["src/main.ts"], { ...geminateEnv, PORT: String(port) }, CORES.gateway);
+      await waitFor(`http://127.0.0.1:${port}/readyz`);
+      times.push(performance.now() - started);
+      g.kill("SIGKILL");
+    }
+    const t = median(times);
+    rows.push({
+      id: 10,
+      scenario: "cold start",
+      figure: "spawn to ready",
+      unit: "ms",
+      geminate: t,
+      versus: `${t.toFixed(0)} ms`,
+      target: "≤ 300 ms",
+      met: t <= 300,
+    });
+  }
+
+  print(peerNote);
+}
+
+/** Client-side bytes per word on each path (SSE frame sizes differ per format). */
+const clientPerWord: Record<string, number> = {};
+function clientBytesPerWord(name: string): number {
+  return clientPerWord[name] ?? 1;
+}
+
+function print(peerNote: string): void {
+  const header = [
+    "#",
+    "scenario",
+    "figure",
+    "direct",
+    "geminate",
+    "portkey",
+    "geminate vs",
+    "target",
+    "met",
+  ];
+  const table = rows.map((r) => [
+    String(r.id),
+    r.scenario,
+    `${r.figure} (${r.unit})`,
+    fmt(r.direct),
+    fmt(r.geminate),
+    fmt(r.portkey),
+    r.versus,
+    r.target,
+    r.met ? "yes" : "NO",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(
+    `\ngeminate benchmark (${QUICK ? "quick" : "full"}; ${ROUNDS} rounds, medians; ${PIN ? "pinned: gateway on core 1, emulator and load on core 0" : "not pinned"}; node ${process.version})`,
+  );
+  console.log(line(header));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const row of table) console.log(line(row));
+  if (peerNote) console.log(peerNote);
+  mkdirSync(`${ROOT}bench/results`, { recursive: true });
+  const result = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    node: process.version,
+    pinned: PIN,
+    rows,
+  };
+  writeFileSync(`${ROOT}bench/results/latest.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(`${ROOT}bench/results/latest.svg`, renderSvg(rows));
+}
+
+await main();
+process.exit(0);

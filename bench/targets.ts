@@ -1,0 +1,60 @@
+/** How each system under test is called: the same question, in its own wire format. */
+export interface Target {
+  readonly name: "direct" | "geminate" | "portkey";
+  readonly origin: string;
+  readonly path: (stream: boolean) => string;
+  readonly headers: Record<string, string>;
+  readonly body: (prompt: string, stream: boolean) => string;
+  /** Whether an SSE data payload carries answer text (not role-only, usage or [DONE]). */
+  readonly isContent: (data: string) => boolean;
+}
+
+const openaiBody = (prompt: string, stream: boolean) =>
+  JSON.stringify({
+    model: "gemini-2.5-flash",
+    stream,
+    messages: [{ role: "user", content: prompt }],
+  });
+const openaiContent = (data: string) =>
+  data.includes('"content":"') && !data.includes('"content":""');
+
+export function targets(
+  urls: { emulator: string; geminate: string; portkey?: string },
+  key: string,
+): Target[] {
+  const list: Target[] = [
+    {
+      name: "direct",
+      origin: urls.emulator,
+      path: (stream) =>
+        `/v1beta/models/gemini-2.5-flash:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
+      headers: { "content-type": "application/json", "x-goog-api-key": key },
+      body: (prompt) => JSON.stringify({ contents: [{ role: "user", parts: [{ text: prompt }] }] }),
+      isContent: (data) => data.includes('"text": "') || data.includes('"text":"'),
+    },
+    {
+      name: "geminate",
+      origin: urls.geminate,
+      path: () => "/v1/chat/completions",
+      headers: { "content-type": "application/json" },
+      body: openaiBody,
+      isContent: openaiContent,
+    },
+  ];
+  if (urls.portkey) {
+    list.push({
+      name: "portkey",
+      origin: urls.portkey,
+      path: () => "/v1/chat/completions",
+      headers: {
+        "content-type": "application/json",
+        "x-portkey-provider": "google",
+        "x-portkey-custom-host": urls.emulator,
+        authorization: `Bearer ${key}`,
+      },
+      body: openaiBody,
+      isContent: openaiContent,
+    });
+  }
+  return list;
+}
