@@ -1,34 +1,7 @@
-import { type Config, loadConfig } from "./config.ts";
-import { startGateway } from "./gateway.ts";
-import { createLogger } from "./logger.ts";
+import module from "node:module";
 
-// Composition root: config → logger → gateway; signals.
-
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error(`geminate: ${(err as Error).message}`);
-  process.exit(1);
-}
-const logger = createLogger(config.logLevel);
-
-let gateway: Awaited<ReturnType<typeof startGateway>>;
-try {
-  gateway = await startGateway(config, logger);
-} catch (err) {
-  logger.fatal({ err }, (err as Error).message);
-  process.exit(1);
-}
-
-async function stop(signal: string): Promise<void> {
-  logger.info(
-    { signal, graceMs: config.shutdownGraceMs, drainDelayMs: config.drainDelayMs },
-    "draining",
-  );
-  await gateway.stop(config.shutdownGraceMs, config.drainDelayMs);
-  logger.info("stopped");
-  process.exit(0);
-}
-process.once("SIGTERM", (s) => void stop(s));
-process.once("SIGINT", (s) => void stop(s));
+// The entry point. Compiled code is cached on disk (node_modules/.cache/node-compile-cache), so
+// a restart skips most of the work of loading the dependencies; the cache only covers modules
+// loaded after it is enabled, hence the dynamic import.
+module.enableCompileCache?.();
+await import("./serve.ts");
