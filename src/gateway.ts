@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
 import type { Config } from "./config.ts";
 import { Chat } from "./core/chat.ts";
 import { ModelCatalogue } from "./core/models.ts";
@@ -9,10 +10,13 @@ import { GeminiClient } from "./gemini/gemini-client.ts";
 import type { Logger } from "./logger.ts";
 import { anyAddress, publicUnicastOnly, SafeFetch } from "./media/safe-fetch.ts";
 import { HealthState } from "./rpc/health-state.ts";
+import { CallObserver } from "./server/call-record.ts";
 import { ClientKeys } from "./server/client-keys.ts";
 import { createHandler } from "./server/create-handler.ts";
 import { OnePortServer } from "./server/one-port-server.ts";
 import { RateLimiter } from "./server/rate-limiter.ts";
+import { Metrics } from "./telemetry/metrics.ts";
+import { createTracing } from "./telemetry/tracing.ts";
 
 export interface Gateway {
   readonly address: AddressInfo;
@@ -31,7 +35,16 @@ export interface Gateway {
 }
 
 /** Wires config → upstream → core → one-port server, and starts listening. */
-export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+export interface GatewayOptions {
+  /** Spans go here instead of an OTLP exporter (tests). */
+  spanExporter?: SpanExporter;
+}
+
+export async function startGateway(
+  config: Config,
+  logger: Logger,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
   const onEmulator = config.geminiApiKeys.length === 0;
   if (onEmulator && config.production) {
     throw new Error(
@@ -83,11 +96,24 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxRedirects: 5,
   });
   const health = new HealthState();
+  const tracing = await createTracing(process.env, options.spanExporter);
+  const metrics = new Metrics({
+    inflightUpstream: () => upstream.inflight,
+    retries: () => upstream.retries,
+    keyStates: () => upstream.keyStates,
+  });
   const server = new OnePortServer(
     createHandler({
-      chat: new Chat({ upstream, catalogue, fetcher }),
+      chat: new Chat({
+        upstream,
+        catalogue,
+        fetcher,
+        report: (model, seconds, first, usage, error) =>
+          metrics.upstreamCall(model, seconds, first, usage, error),
+      }),
       clientKeys,
-      logger,
+      observer: new CallObserver(logger, metrics, tracing.tracer),
+      metrics,
       health,
       shutdownSignal: shutdown.signal,
       maxBodyBytes: config.maxBodyBytes,
@@ -130,6 +156,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       clearTimeout(deadline);
       await upstream.close();
       await fetcher.close();
+      await tracing.shutdown();
       await emulator?.close();
     },
   };

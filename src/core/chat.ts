@@ -1,9 +1,15 @@
 import { Code } from "@connectrpc/connect";
-import { defer, from, type Observable, switchMap } from "rxjs";
+import { defer, finalize, from, type Observable, switchMap, tap } from "rxjs";
 import { buildRequest } from "../gemini/build-request.ts";
+import { convertUsage } from "../gemini/convert-usage.ts";
 import { toCompletionChunks } from "../gemini/to-completion-chunks.ts";
 import type { GenerateContentRequest, GenerateContentResponse } from "../gemini/wire.ts";
-import type { CompleteRequest, Completion, CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
+import type {
+  CompleteRequest,
+  Completion,
+  CompletionChunk,
+  Usage,
+} from "../gen/geminate/v1/chat_pb.js";
 import { MediaResolver } from "../media/media-resolver.ts";
 import type { SafeFetch } from "../media/safe-fetch.ts";
 import { CompletionBuilder } from "./aggregate.ts";
@@ -17,9 +23,33 @@ export interface Upstream {
   generate(
     model: string,
     body: GenerateContentRequest,
-    options: { stream: boolean; flow: Flow; timeoutMs?: number | undefined },
+    options: UpstreamOptions,
   ): Observable<GenerateContentResponse>;
 }
+
+export interface UpstreamOptions {
+  stream: boolean;
+  flow: Flow;
+  /** The caller's remaining deadline, passed on. */
+  timeoutMs?: number | undefined;
+  /** Extra headers for the upstream call (W3C trace context). */
+  headers?: Record<string, string> | undefined;
+}
+
+/** Per-call options from the edge. */
+export interface CallOptions {
+  timeoutMs?: number | undefined;
+  headers?: Record<string, string> | undefined;
+}
+
+/** Told about every upstream call when it ends, for metrics. */
+export type UpstreamReport = (
+  model: string,
+  seconds: number,
+  firstChunkSeconds: number | undefined,
+  usage: Usage | undefined,
+  error?: unknown,
+) => void;
 
 export interface ChatDependencies {
   upstream: Upstream;
@@ -30,6 +60,8 @@ export interface ChatDependencies {
   now?: () => number;
   /** A fresh unique id (for answers and tool calls the upstream gave none). */
   newId?: () => string;
+  /** Told about each upstream call as it ends. */
+  report?: UpstreamReport;
 }
 
 /**
@@ -43,6 +75,7 @@ export class Chat {
     this.#deps = {
       now: Date.now,
       newId: () => crypto.randomUUID().replaceAll("-", ""),
+      report: () => {},
       ...deps,
     };
   }
@@ -56,9 +89,9 @@ export class Chat {
     request: CompleteRequest,
     flow: Flow,
     signal: AbortSignal,
-    options: { upstreamStream?: boolean; timeoutMs?: number | undefined } = {},
+    options: CallOptions & { upstreamStream?: boolean } = {},
   ): Observable<CompletionChunk> {
-    const { upstream, catalogue, fetcher, now, newId } = this.#deps;
+    const { upstream, catalogue, fetcher, now, newId, report } = this.#deps;
     return defer(() => {
       const model = catalogue.resolve(request.model);
       if (!model) {
@@ -71,11 +104,15 @@ export class Chat {
       const body = buildRequest(request, model, (m, param) => media.part(m, param));
       return from(body).pipe(
         switchMap((b) =>
-          upstream.generate(model.upstream, b, {
-            stream: options.upstreamStream ?? true,
-            flow,
-            timeoutMs: options.timeoutMs,
-          }),
+          observed(
+            upstream.generate(model.upstream, b, {
+              stream: options.upstreamStream ?? true,
+              flow,
+              timeoutMs: options.timeoutMs,
+              headers: options.headers,
+            }),
+            (seconds, first, usage, error) => report(model.upstream, seconds, first, usage, error),
+          ),
         ),
         toCompletionChunks({
           model: request.model,
@@ -93,24 +130,56 @@ export class Chat {
   stream(
     request: CompleteRequest,
     signal: AbortSignal,
-    timeoutMs?: number,
+    options: CallOptions = {},
   ): AsyncIterableIterator<CompletionChunk> {
     const flow = new Flow();
-    return pull(this.frames(request, flow, signal, { timeoutMs }), flow, signal);
+    return pull(this.frames(request, flow, signal, options), flow, signal);
   }
 
   /** The whole answer, from the upstream's unary method. */
   async complete(
     request: CompleteRequest,
     signal: AbortSignal,
-    timeoutMs?: number,
+    options: CallOptions = {},
   ): Promise<Completion> {
     const flow = new Flow();
     const builder = new CompletionBuilder();
-    const frames = this.frames(request, flow, signal, { upstreamStream: false, timeoutMs });
+    const frames = this.frames(request, flow, signal, { ...options, upstreamStream: false });
     for await (const frame of pull(frames, flow, signal)) {
       builder.add(frame);
     }
     return builder.build();
   }
+}
+
+/** The upstream events, timed: first chunk, last usage, and how the call ended. */
+function observed(
+  events: Observable<GenerateContentResponse>,
+  done: (
+    seconds: number,
+    firstChunk: number | undefined,
+    usage: Usage | undefined,
+    error?: unknown,
+  ) => void,
+): Observable<GenerateContentResponse> {
+  return defer(() => {
+    const started = performance.now();
+    let first: number | undefined;
+    let usage: GenerateContentResponse["usageMetadata"];
+    let error: unknown;
+    return events.pipe(
+      tap({
+        next(event) {
+          first ??= (performance.now() - started) / 1000;
+          if (event.usageMetadata) usage = event.usageMetadata;
+        },
+        error(err) {
+          error = err;
+        },
+      }),
+      finalize(() =>
+        done((performance.now() - started) / 1000, first, usage && convertUsage(usage), error),
+      ),
+    );
+  });
 }

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Observable, type Subscriber } from "rxjs";
 import { type Dispatcher, Pool } from "undici";
-import type { Flow } from "../core/flow.ts";
+import type { UpstreamOptions as GenerateOptions } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
 import { KeyPool } from "./key-pool.ts";
 import { upstreamError } from "./map-status.ts";
@@ -39,12 +39,7 @@ export interface GeminiClientOptions {
   now?: () => number;
 }
 
-export interface GenerateOptions {
-  stream: boolean;
-  flow: Flow;
-  /** The caller's remaining deadline, passed on as `x-server-timeout`. */
-  timeoutMs?: number | undefined;
-}
+export type { UpstreamOptions as GenerateOptions } from "../core/chat.ts";
 
 /** Largest error body or unary answer read into memory (an image answer can be large). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -241,6 +236,7 @@ export class GeminiClient {
           method: "POST",
           path,
           headers: {
+            ...options.headers,
             "content-type": "application/json",
             "x-goog-api-key": key,
             // Google APIs honour a server-side deadline: the caller's remaining time.

@@ -58,7 +58,9 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
         record.error = result.error;
         record.cancelled = result.outcome === "gone";
       } else {
-        const completion = await chat.complete(call.request, signal);
+        const completion = await chat.complete(call.request, signal, {
+          headers: record.upstreamHeaders,
+        });
         record.usage = completion.usage;
         sendJson(res, 200, renderCompletion(completion));
       }

@@ -27,9 +27,10 @@ export async function writeSse(
   includeUsage: boolean,
   signal: AbortSignal,
   pingMs: number,
-): Promise<{ outcome: SseOutcome; error?: unknown; usage?: Usage }> {
+): Promise<{ outcome: SseOutcome; error?: unknown; usage?: Usage; firstToken?: number }> {
   let headersSent = false;
   let usage: Usage | undefined;
+  let firstToken: number | undefined;
   let wrote = false;
   // The client left (nothing more to write), as opposed to a failure or a shutdown, which the
   // client must be told about.
@@ -59,25 +60,31 @@ export async function writeSse(
           headersSent = true;
         }
         if (next.value.usage) usage = next.value.usage;
+        else if (
+          firstToken === undefined &&
+          next.value.choices.some((c) => c.delta?.content || c.delta?.toolCalls.length)
+        ) {
+          firstToken = performance.now();
+        }
         const json = renderer.render(next.value);
         if (json === undefined) continue;
         wrote = true;
         if (!res.write(`data: ${json}\n\n`)) await drained(res, signal);
       }
     } catch (err) {
-      if (gone) return { outcome: "gone", error: err, usage };
+      if (gone) return { outcome: "gone", error: err, usage, firstToken };
       if (!headersSent) {
         sendError(res, toConnectError(err));
-        return { outcome: "failed", error: err, usage };
+        return { outcome: "failed", error: err, usage, firstToken };
       }
       res.write(`data: ${JSON.stringify(renderError(toConnectError(err)).body)}\n\n`);
       res.end("data: [DONE]\n\n");
-      return { outcome: "failed", error: err, usage };
+      return { outcome: "failed", error: err, usage, firstToken };
     }
-    if (gone) return { outcome: "gone", usage };
+    if (gone) return { outcome: "gone", usage, firstToken };
     if (!headersSent) res.writeHead(200, SSE_HEADERS);
     res.end("data: [DONE]\n\n");
-    return { outcome: "ok", usage };
+    return { outcome: "ok", usage, firstToken };
   } finally {
     clearInterval(pinger);
     res.off("close", onClose);

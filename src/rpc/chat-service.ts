@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Chat } from "../core/chat.ts";
 import { ChatService, ListModelsResponseSchema, type Usage } from "../gen/geminate/v1/chat_pb.js";
+import { callRecordKey } from "../server/call-record.ts";
 
 /** Usage also travels in trailers, for proxies and callers that only look at metadata. */
 function setUsageTrailers(trailer: Headers, usage: Usage | undefined): void {
@@ -17,12 +18,18 @@ export function chatService(chat: Chat) {
   return (router: ConnectRouter) =>
     router.service(ChatService, {
       async complete(request, ctx) {
-        const completion = await chat.complete(request, ctx.signal, ctx.timeoutMs());
+        const record = ctx.values.get(callRecordKey);
+        const completion = await chat.complete(request, ctx.signal, {
+          timeoutMs: ctx.timeoutMs(),
+          headers: record?.upstreamHeaders,
+        });
         setUsageTrailers(ctx.responseTrailer, completion.usage);
         return completion;
       },
       async *streamComplete(request, ctx) {
-        for await (const frame of chat.stream(request, ctx.signal, ctx.timeoutMs())) {
+        const record = ctx.values.get(callRecordKey);
+        const options = { timeoutMs: ctx.timeoutMs(), headers: record?.upstreamHeaders };
+        for await (const frame of chat.stream(request, ctx.signal, options)) {
           setUsageTrailers(ctx.responseTrailer, frame.usage);
           yield frame;
         }

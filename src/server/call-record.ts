@@ -1,6 +1,9 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
+import type { Span, Tracer } from "@opentelemetry/api";
 import type { Usage } from "../gen/geminate/v1/chat_pb.js";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { endCallSpan, startCallSpan, traceHeaders } from "../telemetry/tracing.ts";
 
 /** What one call did, filled in as it runs; one log line per call is made from it. */
 export interface CallRecord {
@@ -17,6 +20,54 @@ export interface CallRecord {
   error?: unknown;
   /** The caller left before the answer was complete. */
   cancelled?: boolean;
+  /** When the first answer token went out (streams). */
+  firstToken?: number;
+  /** The call's span; its context travels upstream in `upstreamHeaders`. */
+  span?: Span;
+  /** Headers for the call to Gemini (W3C trace context). */
+  upstreamHeaders?: Record<string, string>;
+}
+
+/** Where ChatService handlers find their call's record (set by the observing interceptor). */
+export const callRecordKey = createContextKey<CallRecord | undefined>(undefined);
+
+/**
+ * Every call's beginning and end, in one place: its span (under the caller's trace context),
+ * the in-flight gauge, and at the end the log line, the GenAI metrics and the span's close.
+ */
+export class CallObserver {
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #tracer: Tracer;
+
+  constructor(logger: Logger, metrics: Metrics, tracer: Tracer) {
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#tracer = tracer;
+  }
+
+  begin(
+    fields: Pick<CallRecord, "id" | "protocol" | "route" | "client">,
+    carrier: Record<string, string | string[] | undefined> | Headers,
+  ): CallRecord {
+    const span = startCallSpan(this.#tracer, carrier, { "geminate.protocol": fields.protocol });
+    this.#metrics.callStarted(fields.protocol);
+    return { ...fields, started: performance.now(), span, upstreamHeaders: traceHeaders(span) };
+  }
+
+  end(record: CallRecord): void {
+    logCall(this.#logger, record);
+    this.#metrics.callEnded(record);
+    if (record.span) {
+      const error = record.error === undefined ? undefined : ConnectError.from(record.error);
+      endCallSpan(record.span, {
+        model: record.model,
+        inputTokens: record.usage?.promptTokens,
+        outputTokens: record.usage?.completionTokens,
+        error: record.cancelled ? "cancelled" : error ? Code[error.code] : undefined,
+      });
+    }
+  }
 }
 
 /**

@@ -9,7 +9,6 @@ import { ChatService, type Completion, type CompletionChunk } from "../gen/gemin
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import type { Logger } from "../logger.ts";
 import { createOpenAIHandler } from "../openai/openai-handler.ts";
 import { notFound, sendError, sendJson } from "../openai/send.ts";
 import { chatService } from "../rpc/chat-service.ts";
@@ -17,14 +16,18 @@ import { healthService } from "../rpc/health-service.ts";
 import type { HealthState } from "../rpc/health-state.ts";
 import { reflectionService } from "../rpc/reflection-service.ts";
 import { specGrpcMessage } from "../rpc/spec-grpc-message.ts";
-import { type CallRecord, logCall } from "./call-record.ts";
+import type { Metrics } from "../telemetry/metrics.ts";
+import { type CallObserver, type CallRecord, callRecordKey } from "./call-record.ts";
 import type { ClientKeys } from "./client-keys.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
 export interface HandlerOptions {
   chat: Chat;
   clientKeys: ClientKeys;
-  logger: Logger;
+  /** Log line, metrics and span of every call. */
+  observer: CallObserver;
+  /** Served at /metrics (unless a separate metrics port serves it). */
+  metrics: Metrics | undefined;
   /** Serving or draining: the probes, gRPC health and readiness read it. */
   health: HealthState;
   /** Aborted when the shutdown grace period is over: every call still running ends. */
@@ -50,7 +53,7 @@ function requestId(header: string | string[] | null | undefined): string {
  * and the probes. Every call gets a request id and one log line.
  */
 export function createHandler(options: HandlerOptions) {
-  const { clientKeys, logger, health, shutdownSignal, upstreamLabel, limiter } = options;
+  const { clientKeys, health, shutdownSignal, upstreamLabel, limiter, observer, metrics } = options;
   const openai = createOpenAIHandler({
     chat: options.chat,
     maxBodyBytes: options.maxBodyBytes,
@@ -66,21 +69,24 @@ export function createHandler(options: HandlerOptions) {
   const observe: Interceptor = (next) => async (req) => {
     if (req.service.typeName !== ChatService.typeName) return next(req);
     const type = req.header.get("content-type") ?? "";
-    const record: CallRecord = {
-      id: requestId(req.header.get("x-request-id")),
-      protocol: type.startsWith("application/grpc-web")
-        ? "grpc-web"
-        : type.startsWith("application/grpc")
-          ? "grpc"
-          : "connect",
-      route: `/${req.service.typeName}/${req.method.name}`,
-      started: performance.now(),
-    };
+    const record = observer.begin(
+      {
+        id: requestId(req.header.get("x-request-id")),
+        protocol: type.startsWith("application/grpc-web")
+          ? "grpc-web"
+          : type.startsWith("application/grpc")
+            ? "grpc"
+            : "connect",
+        route: `/${req.service.typeName}/${req.method.name}`,
+      },
+      req.header,
+    );
+    req.contextValues.set(callRecordKey, record);
     const finish = () => {
       if (record.usage) limiter?.charge(record.client ?? "anonymous", record.usage.totalTokens);
       record.cancelled =
         req.signal.aborted && ConnectError.from(req.signal.reason).code === Code.Canceled;
-      logCall(logger, record);
+      observer.end(record);
     };
     try {
       record.client = clientKeys.identify(req.header.get("authorization"));
@@ -100,8 +106,14 @@ export function createHandler(options: HandlerOptions) {
         message: (async function* () {
           try {
             for await (const frame of res.message) {
-              const usage = (frame as Partial<CompletionChunk>).usage;
-              if (usage) record.usage = usage;
+              const chunk = frame as Partial<CompletionChunk>;
+              if (chunk.usage) record.usage = chunk.usage;
+              if (
+                record.firstToken === undefined &&
+                chunk.choices?.some((c) => c.delta?.content || c.delta?.toolCalls.length)
+              ) {
+                record.firstToken = performance.now();
+              }
               yield frame;
             }
           } catch (err) {
@@ -142,18 +154,25 @@ export function createHandler(options: HandlerOptions) {
     async fallback(req, res) {
       const path = (req.url ?? "/").split("?", 1)[0]!;
       if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+      if (path === "/metrics" && metrics) {
+        res.writeHead(200, { "content-type": metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+        return;
+      }
       if (path === "/readyz") {
         return health.draining
           ? sendJson(res, 503, { status: "draining" })
           : sendJson(res, 200, { status: "ready" });
       }
-      const record: CallRecord = {
-        id: requestId(req.headers["x-request-id"]),
-        protocol: "openai",
-        route: `${req.method} ${path}`,
-        started: performance.now(),
-        client: clientKeys.identify(req.headers.authorization),
-      };
+      const record: CallRecord = observer.begin(
+        {
+          id: requestId(req.headers["x-request-id"]),
+          protocol: "openai",
+          route: `${req.method} ${path}`,
+          client: clientKeys.identify(req.headers.authorization),
+        },
+        req.headers,
+      );
       res.setHeader("x-request-id", record.id);
       if (record.client === undefined) {
         const err = new GatewayError(
@@ -166,7 +185,7 @@ export function createHandler(options: HandlerOptions) {
         record.error = err;
         sendError(res, err);
         record.status = res.statusCode;
-        logCall(logger, record);
+        observer.end(record);
         return;
       }
       const call = new AbortController();
@@ -186,7 +205,7 @@ export function createHandler(options: HandlerOptions) {
         // Aborted without a reason of ours: the client left before the answer was done.
         record.cancelled ||= call.signal.aborted && !(call.signal.reason instanceof ConnectError);
         record.status = res.statusCode;
-        logCall(logger, record);
+        observer.end(record);
       }
     },
   });

@@ -1,0 +1,101 @@
+import {
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { BatchSpanProcessor, type SpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
+
+// W3C trace context is read from incoming HTTP headers and gRPC metadata and passed upstream
+// whether or not spans are exported; spans are recorded only when an exporter is configured.
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+
+export interface Tracing {
+  readonly tracer: Tracer;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The tracer: OTLP over HTTP when the standard OTEL_* variables ask for it (or an exporter is
+ * given, as tests do), else a no-op tracer whose spans cost nothing.
+ */
+export async function createTracing(
+  env: Record<string, string | undefined>,
+  exporter?: SpanExporter,
+): Promise<Tracing> {
+  const wanted =
+    exporter !== undefined ||
+    env.OTEL_TRACES_EXPORTER === "otlp" ||
+    (env.OTEL_TRACES_EXPORTER !== "none" &&
+      (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT));
+  if (!wanted || env.OTEL_SDK_DISABLED === "true") {
+    return { tracer: trace.getTracer("geminate"), shutdown: async () => {} };
+  }
+  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+  const provider = new TracerProvider({
+    spanProcessors: [new BatchSpanProcessor({ exporter: exporter ?? new OTLPTraceExporter() })],
+  });
+  return { tracer: provider.getTracer("geminate"), shutdown: () => provider.shutdown() };
+}
+
+/** Starts a call's span (`chat {model}` once the model is known) under the caller's context. */
+export function startCallSpan(
+  tracer: Tracer,
+  carrier: Record<string, string | string[] | undefined> | Headers,
+  attributes: Record<string, string>,
+): Span {
+  const getter = {
+    keys: (c: typeof carrier) => (c instanceof Headers ? [...c.keys()] : Object.keys(c)),
+    get: (c: typeof carrier, key: string) =>
+      c instanceof Headers ? (c.get(key) ?? undefined) : c[key],
+  };
+  const parent = propagation.extract(context.active(), carrier, getter);
+  return tracer.startSpan(
+    "chat",
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "gcp.gemini",
+        ...attributes,
+      },
+    },
+    parent,
+  );
+}
+
+/** The headers that carry `span`'s context to the next hop (Gemini). */
+export function traceHeaders(span: Span): Record<string, string> {
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), headers);
+  return headers;
+}
+
+export function endCallSpan(
+  span: Span,
+  fields: {
+    model?: string | undefined;
+    inputTokens?: number | undefined;
+    outputTokens?: number | undefined;
+    finishReasons?: string[];
+    error?: string | undefined;
+  },
+): void {
+  if (fields.model) {
+    span.updateName(`chat ${fields.model}`);
+    span.setAttribute("gen_ai.request.model", fields.model);
+  }
+  if (fields.inputTokens !== undefined)
+    span.setAttribute("gen_ai.usage.input_tokens", fields.inputTokens);
+  if (fields.outputTokens !== undefined)
+    span.setAttribute("gen_ai.usage.output_tokens", fields.outputTokens);
+  if (fields.error) {
+    span.setAttribute("error.type", fields.error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: fields.error });
+  }
+  span.end();
+}
