@@ -47,14 +47,10 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
       record.model = call.request.model;
       limiter?.admit(record.client ?? "anonymous");
       if (call.stream) {
-        const result = await writeSse(
-          res,
-          chat.stream(call.request, signal),
-          call.includeUsage,
-          signal,
-          pingMs,
-        );
+        const frames = chat.stream(call.request, signal, { headers: record.upstreamHeaders });
+        const result = await writeSse(res, frames, call.includeUsage, signal, pingMs);
         record.usage = result.usage;
+        record.firstToken = result.firstToken;
         record.error = result.error;
         record.cancelled = result.outcome === "gone";
       } else {

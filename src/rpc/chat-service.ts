@@ -19,6 +19,7 @@ export function chatService(chat: Chat) {
     router.service(ChatService, {
       async complete(request, ctx) {
         const record = ctx.values.get(callRecordKey);
+        if (record) record.model = request.model;
         const completion = await chat.complete(request, ctx.signal, {
           timeoutMs: ctx.timeoutMs(),
           headers: record?.upstreamHeaders,
@@ -28,6 +29,7 @@ export function chatService(chat: Chat) {
       },
       async *streamComplete(request, ctx) {
         const record = ctx.values.get(callRecordKey);
+        if (record) record.model = request.model;
         const options = { timeoutMs: ctx.timeoutMs(), headers: record?.upstreamHeaders };
         for await (const frame of chat.stream(request, ctx.signal, options)) {
           setUsageTrailers(ctx.responseTrailer, frame.usage);

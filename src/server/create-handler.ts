@@ -92,7 +92,6 @@ export function createHandler(options: HandlerOptions) {
       record.client = clientKeys.identify(req.header.get("authorization"));
       if (record.client === undefined)
         throw new ConnectError("a valid API key is required", Code.Unauthenticated);
-      if (!req.stream) record.model = (req.message as { model?: string }).model;
       if (req.method.name !== "ListModels") limiter?.admit(record.client);
       const res = await next(req);
       res.header.set("x-request-id", record.id);

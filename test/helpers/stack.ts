@@ -1,3 +1,4 @@
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type Emulator, type EmulatorOptions, startEmulator } from "../../src/emulator/emulator.ts";
 import { type Gateway, startGateway } from "../../src/gateway.ts";
@@ -28,6 +29,8 @@ export async function startStack(
     upstreamKeys?: string[];
     /** Where the gateway's log lines go (silent otherwise). */
     logs?: NodeJS.WritableStream;
+    /** Spans go here (tracing is off otherwise). */
+    spanExporter?: SpanExporter;
   } = {},
 ): Promise<Stack> {
   const emulator = options.emulator
@@ -44,7 +47,9 @@ export async function startStack(
     }),
     ...options.env,
   });
-  const gateway = await startGateway(config, createLogger(config.logLevel, options.logs));
+  const gateway = await startGateway(config, createLogger(config.logLevel, options.logs), {
+    ...(options.spanExporter && { spanExporter: options.spanExporter }),
+  });
   return {
     url: `http://127.0.0.1:${gateway.address.port}`,
     gateway,
