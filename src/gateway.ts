@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
@@ -126,6 +127,28 @@ export async function startGateway(
     }),
   );
   const address = await server.listen(config.port, config.host);
+  // Optionally /metrics (and the probes) on a port of their own, off the traffic port.
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : http.createServer((req, res) => {
+          const path = (req.url ?? "/").split("?", 1)[0];
+          if (path === "/metrics") {
+            void metrics.registry.metrics().then((text) => {
+              res.writeHead(200, { "content-type": metrics.registry.contentType });
+              res.end(text);
+            });
+          } else if (path === "/healthz" || path === "/readyz") {
+            const ok = path === "/healthz" || !health.draining;
+            res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
+            res.end(JSON.stringify({ status: ok ? "ok" : "draining" }));
+          } else {
+            res.writeHead(404);
+            res.end();
+          }
+        });
+  if (metricsServer)
+    await new Promise<void>((r) => metricsServer.listen(config.metricsPort, config.host, r));
   logger.info(
     {
       host: address.address,
@@ -153,6 +176,8 @@ export async function startGateway(
         graceMs,
       );
       await server.close(graceMs + 1_000);
+      metricsServer?.closeAllConnections();
+      metricsServer?.close();
       clearTimeout(deadline);
       await upstream.close();
       await fetcher.close();

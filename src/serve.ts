@@ -1,12 +1,35 @@
-import { type Config, loadConfig } from "./config.ts";
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { type Config, describeSettings, loadConfig, parseSettingsFile } from "./config.ts";
 import { startGateway } from "./gateway.ts";
 import { createLogger } from "./logger.ts";
 
 // Composition root: config → logger → gateway; signals. Loaded by index.ts.
 
+const usage = `geminate: OpenAI Chat Completions and gRPC/Connect in front of Gemini, on one port.
+
+Usage: npm start [-- --config FILE]   (or node src/main.ts [--config FILE])
+
+Settings come from the environment; --config FILE (or GEMINATE_CONFIG) reads KEY=VALUE lines
+first, and the environment overrides them.
+
+${describeSettings()}
+`;
+
 let config: Config;
 try {
-  config = loadConfig();
+  const { values } = parseArgs({
+    options: { help: { type: "boolean", short: "h" }, config: { type: "string" } },
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+  const file = values.config ?? process.env.GEMINATE_CONFIG;
+  config = loadConfig({
+    ...(file ? parseSettingsFile(readFileSync(file, "utf8")) : {}),
+    ...process.env,
+  });
 } catch (err) {
   console.error(`geminate: ${(err as Error).message}`);
   process.exit(1);

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
@@ -83,4 +86,36 @@ test("a bad setting stops start-up with one line naming the variable", async () 
   const [code] = await once(child, "exit");
   assert.equal(code, 1);
   assert.match(lines.join("\n"), /^geminate: invalid configuration: PORT: /);
+});
+
+test("--help lists every setting, and so does README", async () => {
+  const { settingNames } = await import("../src/config.ts");
+  const child = spawn(process.execPath, [MAIN, "--help"], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0);
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  for (const name of settingNames()) {
+    assert.ok(out.includes(name), `--help lists ${name}`);
+    assert.ok(readme.includes(`\`${name}\``), `README lists ${name}`);
+  }
+});
+
+test("--config reads KEY=VALUE lines, and a bad value there stops start-up naming it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "geminate-"));
+  const file = join(dir, "geminate.env");
+  writeFileSync(file, "# settings\nGEMINATE_MAX_INFLIGHT=lots\n");
+  const child = spawn(process.execPath, [MAIN, "--config", file], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  const [code] = await once(child, "exit");
+  assert.equal(code, 1);
+  assert.match(err, /^geminate: invalid configuration: GEMINATE_MAX_INFLIGHT: /);
 });

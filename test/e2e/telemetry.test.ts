@@ -5,8 +5,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import OpenAI from "openai";
 import { ChatService, Role } from "../../src/gen/geminate/v1/chat_pb.js";
-import { fixture } from "../helpers/schemas.ts";
 import { startReplayUpstream } from "../helpers/replay-upstream.ts";
+import { fixture } from "../helpers/schemas.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 // What operators see: GenAI metrics at /metrics after OpenAI and gRPC calls, and spans that
