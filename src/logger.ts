@@ -26,7 +26,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       censor: "[redacted]",
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  if (destination) return pino(options, destination);
+  // A person at a terminal gets readable lines; everything else gets JSON.
+  if (process.stdout.isTTY) return pino({ ...options, transport: { target: "pino-pretty" } });
+  return pino(options);
 }
 
 export type Logger = pino.Logger;

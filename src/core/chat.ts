@@ -62,6 +62,8 @@ export interface ChatDependencies {
   newId?: () => string;
   /** Told about each upstream call as it ends. */
   report?: UpstreamReport;
+  /** Told when a media URL could not be fetched (refused or failed). */
+  onFetchRefused?: () => void;
 }
 
 /**
@@ -76,6 +78,7 @@ export class Chat {
       now: Date.now,
       newId: () => crypto.randomUUID().replaceAll("-", ""),
       report: () => {},
+      onFetchRefused: () => {},
       ...deps,
     };
   }
@@ -91,7 +94,7 @@ export class Chat {
     signal: AbortSignal,
     options: CallOptions & { upstreamStream?: boolean } = {},
   ): Observable<CompletionChunk> {
-    const { upstream, catalogue, fetcher, now, newId, report } = this.#deps;
+    const { upstream, catalogue, fetcher, now, newId, report, onFetchRefused } = this.#deps;
     return defer(() => {
       const model = catalogue.resolve(request.model);
       if (!model) {
@@ -100,7 +103,12 @@ export class Chat {
           reason: "model_not_found",
         });
       }
-      const media = new MediaResolver(fetcher, signal, model.capabilities.mediaResolution ?? false);
+      const media = new MediaResolver(
+        fetcher,
+        signal,
+        model.capabilities.mediaResolution ?? false,
+        onFetchRefused,
+      );
       const body = buildRequest(request, model, (m, param) => media.part(m, param));
       return from(body).pipe(
         switchMap((b) =>

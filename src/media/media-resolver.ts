@@ -57,6 +57,8 @@ export class MediaResolver {
   readonly #fetcher: SafeFetch;
   readonly #signal: AbortSignal;
   readonly #mediaResolution: boolean;
+  /** Counts refusals for metrics (the client only ever sees one generic error). */
+  readonly #onRefused: () => void;
   #inlineBytesLeft: number;
   #fetchesLeft: number;
 
@@ -64,9 +66,11 @@ export class MediaResolver {
     fetcher: SafeFetch,
     signal: AbortSignal,
     mediaResolution: boolean,
+    onRefused: () => void = () => {},
     limits = DEFAULT_MEDIA_LIMITS,
   ) {
     this.#fetcher = fetcher;
+    this.#onRefused = onRefused;
     this.#signal = signal;
     this.#mediaResolution = mediaResolution;
     this.#inlineBytesLeft = limits.maxInlineBytes;
@@ -117,6 +121,7 @@ export class MediaResolver {
       fetched = await this.#fetcher.fetch(url, this.#signal);
     } catch (err) {
       if (this.#signal.aborted) throw err;
+      this.#onRefused();
       throw new GatewayError(`${param}: the URL could not be fetched`, Code.InvalidArgument, {
         param,
         reason: "invalid_image_url",

@@ -78,6 +78,8 @@ describe("fetching image URLs", () => {
           code: "invalid_image_url",
         },
       });
+      const metrics = await (await fetch(`${stack.url}/metrics`)).text();
+      assert.match(metrics, /^geminate_media_fetch_refusals_total 2$/m);
     } finally {
       await stack.close();
     }
