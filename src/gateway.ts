@@ -111,6 +111,7 @@ export async function startGateway(
         fetcher,
         report: (model, seconds, first, usage, error) =>
           metrics.upstreamCall(model, seconds, first, usage, error),
+        onFetchRefused: () => metrics.fetchRefusals.inc(),
       }),
       clientKeys,
       observer: new CallObserver(logger, metrics, tracing.tracer),
