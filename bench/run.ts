@@ -74,7 +74,7 @@ async function emulatorStats(url: string): Promise<{ bytesWritten: number }> {
   return (await fetch(`${url}/_emulator/stats`)).json() as Promise<{ bytesWritten: number }>;
 }
 
-type Urls = { emulator: string; geminate: string; portkey?: string };
+type Urls = { emulator: string; geminate: string; passthrough?: string; portkey?: string };
 
 /** Runs one load task in its own pinned process and returns its JSON result. */
 function load<T>(task: Record<string, unknown>): Promise<T> {
@@ -136,6 +136,7 @@ interface Row {
   figure: string;
   unit: string;
   direct?: number;
+  passthrough?: number;
   geminate: number;
   portkey?: number;
   /** How geminate compares, as printed. */
@@ -145,6 +146,9 @@ interface Row {
 }
 
 const rows: Row[] = [];
+/** geminate's figure minus the pass-through's, in µs (what geminate's own code adds). */
+const overPass = (r: Record<string, number[]>, i: number) =>
+  r.passthrough ? `${Math.round((r.geminate![i]! - r.passthrough[i]!) * 1000)} µs` : "–";
 const fmt = (v: number | undefined, digits = 2) =>
   v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits);
 
@@ -152,6 +156,7 @@ async function main(): Promise<void> {
   const ports = {
     emulator: await freePort(),
     geminate: await freePort(),
+    passthrough: await freePort(),
     portkey: await freePort(),
   };
   const urls: Urls = {
@@ -174,6 +179,14 @@ async function main(): Promise<void> {
   };
   const geminate = start(["src/main.ts"], geminateEnv, CORES.gateway);
   await waitFor(`${urls.geminate}/healthz`);
+  // The floor for any Node gateway on this machine: a pass-through on the same core.
+  start(
+    ["bench/passthrough.ts"],
+    { PORT: String(ports.passthrough), UPSTREAM_URL: urls.emulator },
+    CORES.gateway,
+  );
+  urls.passthrough = `http://127.0.0.1:${ports.passthrough}`;
+  await waitFor(`${urls.passthrough}/`).catch(() => {});
   let peerNote = "";
   if (installPeer()) {
     start(
@@ -195,7 +208,12 @@ async function main(): Promise<void> {
     }
   } else peerNote = `Portkey ${PEER_VERSION} could not be installed: skipped`;
   if (peerNote) console.log(peerNote);
-  const names = ["direct", "geminate", ...(urls.portkey ? ["portkey"] : [])] as const;
+  const names = [
+    "direct",
+    "passthrough",
+    "geminate",
+    ...(urls.portkey ? ["portkey"] : []),
+  ] as const;
 
   /** Rounds with the targets interleaved; `figure` turns one result into numbers. */
   const rounds = async <T>(task: Record<string, unknown>, figures: (r: T) => number[]) => {
@@ -234,9 +252,10 @@ async function main(): Promise<void> {
       figure: "p50 latency",
       unit: "ms",
       direct: r.direct![0],
+      passthrough: r.passthrough?.[0],
       geminate: r.geminate![0]!,
       portkey: r.portkey?.[0],
-      versus: `+${add50.toFixed(0)} µs`,
+      versus: `+${add50.toFixed(0)} µs (${overPass(r, 0)} over pass-through)`,
       target: "≤ +250 µs",
       met: add50 <= 250,
     });
@@ -246,9 +265,10 @@ async function main(): Promise<void> {
       figure: "p99 latency",
       unit: "ms",
       direct: r.direct![1],
+      passthrough: r.passthrough?.[1],
       geminate: r.geminate![1]!,
       portkey: r.portkey?.[1],
-      versus: `+${add99.toFixed(0)} µs`,
+      versus: `+${add99.toFixed(0)} µs (${overPass(r, 1)} over pass-through)`,
       target: "≤ +1000 µs",
       met: add99 <= 1000,
     });
@@ -286,6 +306,7 @@ async function main(): Promise<void> {
       figure: "requests/s (p99 < 20 ms)",
       unit: "req/s",
       direct: capacity.direct,
+      passthrough: capacity.passthrough,
       geminate: capacity.geminate!,
       portkey: capacity.portkey,
       versus: `${vsDirect.toFixed(2)}× direct${vsPeer ? `, ${vsPeer.toFixed(1)}× peer` : ""}`,
@@ -308,9 +329,10 @@ async function main(): Promise<void> {
       figure: "p50 TTFT",
       unit: "ms",
       direct: r.direct![0],
+      passthrough: r.passthrough?.[0],
       geminate: r.geminate![0]!,
       portkey: r.portkey?.[0],
-      versus: `+${add50.toFixed(0)} µs`,
+      versus: `+${add50.toFixed(0)} µs (${overPass(r, 0)} over pass-through)`,
       target: "≤ +300 µs",
       met: add50 <= 300,
     });
@@ -320,9 +342,10 @@ async function main(): Promise<void> {
       figure: "p99 TTFT",
       unit: "ms",
       direct: r.direct![1],
+      passthrough: r.passthrough?.[1],
       geminate: r.geminate![1]!,
       portkey: r.portkey?.[1],
-      versus: `+${add99.toFixed(0)} µs`,
+      versus: `+${add99.toFixed(0)} µs (${overPass(r, 1)} over pass-through)`,
       target: "≤ +1000 µs",
       met: add99 <= 1000,
     });
@@ -345,6 +368,7 @@ async function main(): Promise<void> {
       figure: "frames out",
       unit: "frames",
       direct: r.direct![0],
+      passthrough: r.passthrough?.[0],
       geminate: r.geminate![0]!,
       portkey: r.portkey?.[0],
       versus: `${r.geminate![0]} : ${chunks}`,
@@ -357,6 +381,7 @@ async function main(): Promise<void> {
       figure: "gap p99",
       unit: "ms",
       direct: r.direct![1],
+      passthrough: r.passthrough?.[1],
       geminate: r.geminate![1]!,
       portkey: r.portkey?.[1],
       versus: `+${added.toFixed(0)} µs`,
@@ -378,6 +403,7 @@ async function main(): Promise<void> {
       figure: "delta frames/s",
       unit: "frames/s",
       direct: r.direct![0],
+      passthrough: r.passthrough?.[0],
       geminate: r.geminate![0]!,
       portkey: r.portkey?.[0],
       versus: `${(r.geminate![0]! / r.direct![0]!).toFixed(2)}× direct`,
@@ -408,6 +434,7 @@ async function main(): Promise<void> {
       figure: "frames delivered",
       unit: "frames",
       direct: per.direct!.frames,
+      passthrough: per.passthrough?.frames,
       geminate: per.geminate!.frames,
       portkey: per.portkey?.frames,
       versus: `${ratio.toFixed(3)}× direct`,
@@ -474,6 +501,7 @@ async function main(): Promise<void> {
       figure: "read beyond delivered, per stream",
       unit: "KiB",
       direct: excess.direct,
+      passthrough: excess.passthrough,
       geminate: excess.geminate!,
       portkey: excess.portkey,
       versus: `${over >= 0 ? "+" : ""}${over.toFixed(0)} KiB; RSS +${rssGrowthMb.toFixed(1)} MB`,
@@ -638,6 +666,7 @@ function print(peerNote: string): void {
     r.scenario,
     `${r.figure} (${r.unit})`,
     fmt(r.direct),
+    fmt(r.passthrough),
     fmt(r.geminate),
     fmt(r.portkey),
     r.versus,

@@ -1,6 +1,6 @@
 /** How each system under test is called: the same question, in its own wire format. */
 export interface Target {
-  readonly name: "direct" | "geminate" | "portkey";
+  readonly name: "direct" | "passthrough" | "geminate" | "portkey";
   readonly origin: string;
   readonly path: (stream: boolean) => string;
   readonly headers: Record<string, string>;

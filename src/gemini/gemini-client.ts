@@ -136,10 +136,16 @@ export class GeminiClient {
               this.#options.maxStreamMs,
             )
           : undefined;
+      /** The call ended on its own: nothing to abort at teardown (aborting allocates). */
+      let settled = false;
       this.#run(path, JSON.stringify(body), options, abort.signal, timeout, subscriber)
         .then(
-          () => subscriber.complete(),
+          () => {
+            settled = true;
+            subscriber.complete();
+          },
           (err: unknown) => {
+            settled = true;
             if (timedOut) subscriber.error(timedOut);
             else if (!abort.signal.aborted) subscriber.error(transportError(err));
           },
@@ -150,7 +156,7 @@ export class GeminiClient {
       return () => {
         this.#inflight--;
         clearTimeout(maxTimer);
-        abort.abort();
+        if (!settled) abort.abort();
       };
     });
   }

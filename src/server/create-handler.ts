@@ -188,7 +188,11 @@ export function createHandler(options: HandlerOptions) {
         return;
       }
       const call = new AbortController();
-      const gone = () => call.abort();
+      // Only a close before the answer is done is a client leaving (aborting allocates).
+      let done = false;
+      const gone = () => {
+        if (!done) call.abort();
+      };
       const shutdown = () =>
         call.abort(new ConnectError("the server is shutting down", Code.Unavailable));
       res.once("close", gone);
@@ -200,6 +204,8 @@ export function createHandler(options: HandlerOptions) {
         record.error = err;
         sendError(res, ConnectError.from(err));
       } finally {
+        done = true;
+        res.off("close", gone);
         shutdownSignal.removeEventListener("abort", shutdown);
         // Aborted without a reason of ours: the client left before the answer was done.
         record.cancelled ||= call.signal.aborted && !(call.signal.reason instanceof ConnectError);
