@@ -9,6 +9,13 @@ export interface Target {
   readonly isContent: (data: string) => boolean;
 }
 
+export interface Urls {
+  emulator: string;
+  geminate: string;
+  passthrough?: string;
+  portkey?: string;
+}
+
 const openaiBody = (prompt: string, stream: boolean) =>
   JSON.stringify({
     model: "gemini-2.5-flash",
@@ -18,29 +25,27 @@ const openaiBody = (prompt: string, stream: boolean) =>
 const openaiContent = (data: string) =>
   data.includes('"content":"') && !data.includes('"content":""');
 
-export function targets(
-  urls: { emulator: string; geminate: string; portkey?: string },
-  key: string,
-): Target[] {
-  const list: Target[] = [
-    {
-      name: "direct",
-      origin: urls.emulator,
-      path: (stream) =>
-        `/v1beta/models/gemini-2.5-flash:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
-      headers: { "content-type": "application/json", "x-goog-api-key": key },
-      body: (prompt) => JSON.stringify({ contents: [{ role: "user", parts: [{ text: prompt }] }] }),
-      isContent: (data) => data.includes('"text": "') || data.includes('"text":"'),
-    },
-    {
-      name: "geminate",
-      origin: urls.geminate,
-      path: () => "/v1/chat/completions",
-      headers: { "content-type": "application/json" },
-      body: openaiBody,
-      isContent: openaiContent,
-    },
-  ];
+export function targets(urls: Urls, key: string): Target[] {
+  // The emulator directly, and the pass-through in front of it, speak Gemini's own format.
+  const gemini = (name: "direct" | "passthrough", origin: string): Target => ({
+    name,
+    origin,
+    path: (stream) =>
+      `/v1beta/models/gemini-2.5-flash:${stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
+    headers: { "content-type": "application/json", "x-goog-api-key": key },
+    body: (prompt) => JSON.stringify({ contents: [{ role: "user", parts: [{ text: prompt }] }] }),
+    isContent: (data) => data.includes('"text": "') || data.includes('"text":"'),
+  });
+  const list: Target[] = [gemini("direct", urls.emulator)];
+  if (urls.passthrough) list.push(gemini("passthrough", urls.passthrough));
+  list.push({
+    name: "geminate",
+    origin: urls.geminate,
+    path: () => "/v1/chat/completions",
+    headers: { "content-type": "application/json" },
+    body: openaiBody,
+    isContent: openaiContent,
+  });
   if (urls.portkey) {
     list.push({
       name: "portkey",
