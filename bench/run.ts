@@ -482,7 +482,7 @@ async function main(): Promise<void> {
         kind: "slow",
         urls,
         target: name,
-        prompt: "[emulator words=400000 chunk=1]",
+        prompt: "[emulator words=40000 chunk=1]",
         concurrency,
         seconds,
         bytesPerSecond: 16_384,
