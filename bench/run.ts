@@ -655,6 +655,7 @@ function print(peerNote: string): void {
     "scenario",
     "figure",
     "direct",
+    "pass-through",
     "geminate",
     "portkey",
     "geminate vs",
