@@ -39,8 +39,6 @@ export interface GeminiClientOptions {
   now?: () => number;
 }
 
-export type { UpstreamOptions as GenerateOptions } from "../core/chat.ts";
-
 /** Largest error body or unary answer read into memory (an image answer can be large). */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** A key whose quota ran out without a RetryInfo rests this long. */

@@ -17,11 +17,6 @@ export class ClientKeys {
     return this.#digests.length === 0;
   }
 
-  /** Checks an `authorization` header value ("Bearer KEY"). */
-  verify(authorization: string | null | undefined): boolean {
-    return this.identify(authorization) !== undefined;
-  }
-
   /**
    * Which client presented the header: "key-<n>" for the n-th configured key, "anonymous" when
    * the gateway is open, undefined when the key is missing or wrong.
