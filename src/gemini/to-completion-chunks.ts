@@ -42,6 +42,14 @@ export class ChunkTranslator {
   readonly #finish = new Map<number, string>();
   /** Tool calls per choice so far: the next call's stable index. */
   readonly #calls = new Map<number, number>();
+  /**
+   * A call whose arguments Vertex is still streaming (functionCall.willContinue), per choice;
+   * sent whole once its last piece arrives.
+   */
+  readonly #streamed = new Map<
+    number,
+    { id: string; name: string; signature: string; args: Record<string, unknown> }
+  >();
   /** The prompt was blocked (promptFeedback.blockReason without candidates). */
   #blocked = false;
   /** Latest usageMetadata: Gemini repeats it cumulatively, the last one holds the totals. */
@@ -102,16 +110,33 @@ export class ChunkTranslator {
     const images: Image[] = [];
     for (const part of candidate.content?.parts ?? []) {
       if (part.functionCall) {
-        const next = this.#calls.get(index) ?? 0;
-        this.#calls.set(index, next + 1);
-        toolCalls.push({
-          $typeName: "geminate.v1.ToolCall",
-          id: part.functionCall.id || `${GENERATED_PREFIX}${this.#context.newId()}`,
-          name: part.functionCall.name,
-          arguments: JSON.stringify(part.functionCall.args ?? {}),
-          index: next,
-          thoughtSignature: part.thoughtSignature ?? "",
-        });
+        const call = part.functionCall;
+        const open = this.#streamed.get(index);
+        if (call.name && call.willContinue) {
+          // The start of a call whose arguments follow in pieces.
+          this.#streamed.set(index, {
+            id: call.id || `${GENERATED_PREFIX}${this.#context.newId()}`,
+            name: call.name,
+            signature: part.thoughtSignature ?? "",
+            args: {},
+          });
+        } else if (open && !call.name) {
+          for (const piece of call.partialArgs ?? []) setPath(open.args, piece);
+          if (!call.willContinue) {
+            this.#streamed.delete(index);
+            toolCalls.push(this.#toolCall(index, open.id, open.name, open.args, open.signature));
+          }
+        } else if (call.name) {
+          toolCalls.push(
+            this.#toolCall(
+              index,
+              call.id || "",
+              call.name,
+              call.args ?? {},
+              part.thoughtSignature ?? "",
+            ),
+          );
+        }
         continue;
       }
       if (part.thoughtSignature) signature = part.thoughtSignature;
@@ -147,11 +172,54 @@ export class ChunkTranslator {
     if (candidate.finishReason) this.#finish.set(index, candidate.finishReason);
   }
 
+  #toolCall(index: number, id: string, name: string, args: unknown, signature: string): ToolCall {
+    const next = this.#calls.get(index) ?? 0;
+    this.#calls.set(index, next + 1);
+    return {
+      $typeName: "geminate.v1.ToolCall",
+      id: id || `${GENERATED_PREFIX}${this.#context.newId()}`,
+      name,
+      arguments: JSON.stringify(args),
+      index: next,
+      thoughtSignature: signature,
+    };
+  }
+
   #start(header: FrameHeader, index: number, emit: (frame: CompletionChunk) => void): void {
     if (this.#started.has(index)) return;
     this.#started.add(index);
     emit(chunk(header, [choice(index, delta({ role: Role.ASSISTANT }))]));
   }
+}
+
+/** Applies one streamed argument piece ("$.a.b" = value); string pieces of one path concatenate. */
+function setPath(
+  args: Record<string, unknown>,
+  piece: {
+    jsonPath: string;
+    stringValue?: string | undefined;
+    numberValue?: number | undefined;
+    boolValue?: boolean | undefined;
+    nullValue?: unknown;
+  },
+): void {
+  const keys = piece.jsonPath
+    .replace(/^\$\.?/, "")
+    .split(".")
+    .filter(Boolean);
+  if (keys.length === 0) return;
+  let node = args;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  const last = keys.at(-1)!;
+  if (piece.stringValue !== undefined) {
+    const before = node[last];
+    node[last] = (typeof before === "string" ? before : "") + piece.stringValue;
+  } else if (piece.numberValue !== undefined) node[last] = piece.numberValue;
+  else if (piece.boolValue !== undefined) node[last] = piece.boolValue;
+  else if ("nullValue" in piece) node[last] = null;
 }
 
 function convertLogprobs(result: GeminiCandidate["logprobsResult"]): Logprobs | undefined {

@@ -70,7 +70,26 @@ const partSchema = z.object({
   thoughtSignature: z.string().optional(),
   inlineData: z.object({ mimeType: z.string(), data: z.string() }).optional(),
   functionCall: z
-    .object({ id: z.string().optional(), name: z.string(), args: z.unknown().optional() })
+    .object({
+      id: z.string().optional(),
+      // Absent on Vertex's streamed-argument continuation chunks.
+      name: z.string().optional(),
+      args: z.unknown().optional(),
+      // Vertex streams a call's arguments: pieces by JSON path, until willContinue is false.
+      partialArgs: z
+        .array(
+          z.object({
+            jsonPath: z.string(),
+            stringValue: z.string().optional(),
+            numberValue: z.number().optional(),
+            boolValue: z.boolean().optional(),
+            nullValue: z.unknown().optional(),
+            willContinue: z.boolean().optional(),
+          }),
+        )
+        .optional(),
+      willContinue: z.boolean().optional(),
+    })
     .optional(),
   executableCode: z.object({ language: z.string().optional(), code: z.string() }).optional(),
   codeExecutionResult: z

@@ -382,6 +382,43 @@ describe("response mapping: Gemini answers as OpenAI clients see them", () => {
     assert.deepEqual([...image.data.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
   });
 
+  test("Vertex's streamed function-call arguments are assembled into whole calls", async () => {
+    for (const [name, expected] of [
+      [
+        "stream-vertex-partial-args.sse",
+        [
+          ["getWeather", { location: "Boston" }],
+          ["getWeather", { location: "San Francisco" }],
+        ],
+      ],
+      [
+        "stream-vertex-no-args-tool-call.sse",
+        [
+          ["read_theme", {}],
+          ["read_screen", { id: "A" }],
+          ["read_screen", { id: "B" }],
+        ],
+      ],
+    ] as const) {
+      const chunks = await streamChunks(fixture(name), { model: "gemini-3-pro-preview" });
+      const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+      const got = calls.map((c: { function: { name: string; arguments: string } }) => [
+        c.function.name,
+        JSON.parse(c.function.arguments),
+      ]);
+      assert.deepEqual(got.slice(0, expected.length), expected, name);
+      assert.deepEqual(
+        calls.map((c: { index: number }) => c.index),
+        calls.map((_: unknown, i: number) => i),
+        "distinct, stable indexes",
+      );
+      const finishes = chunks
+        .flatMap((c) => c.choices)
+        .filter((c: { finish_reason: string | null }) => c.finish_reason);
+      assert.equal(finishes[0].finish_reason, "tool_calls");
+    }
+  });
+
   test("logprobs come back in OpenAI's shape", async () => {
     const chunks = await streamChunks(LOGPROBS, { logprobs: true, top_logprobs: 2 });
     const lp = chunks.find((c) => c.choices[0]?.logprobs)?.choices[0].logprobs;
