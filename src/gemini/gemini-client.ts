@@ -233,59 +233,17 @@ export class GeminiClient {
           reason: "no_upstream_key",
         });
       }
-      let error: GatewayError;
-      let retryAfterMs: number | undefined;
-      try {
-        const response = await this.#pool.request({
-          method: "POST",
-          path,
-          headers: {
-            ...options.headers,
-            "content-type": "application/json",
-            "x-goog-api-key": key,
-            // Google APIs honour a server-side deadline: the caller's remaining time.
-            ...(options.timeoutMs !== undefined && {
-              "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
-            }),
-          },
-          body,
-          signal,
-        });
-        if (response.statusCode === 200) return response;
-        const text = await readText(response.body, MAX_BODY_BYTES);
-        const header = response.headers["retry-after"];
-        error = upstreamError(
-          response.statusCode,
-          text,
-          typeof header === "string" ? header : undefined,
-        );
-        const after = error.metadata.get("retry-after");
-        retryAfterMs = after === null ? undefined : Number(after) * 1000;
-        if (error.reason === "invalid_api_key") {
-          this.#keys.disable(key);
-        } else if (error.reason === "insufficient_quota") {
-          this.#keys.coolDown(key, DAILY_COOL_DOWN_MS);
-        } else if (response.statusCode === 429) {
-          this.#keys.coolDown(key, retryAfterMs ?? DEFAULT_COOL_DOWN_MS);
-        }
-        failedKeys.add(key);
-        const keyProblem =
-          error.reason === "invalid_api_key" || error.reason === "insufficient_quota";
-        if (!keyProblem && !RETRYABLE_STATUS.has(response.statusCode)) throw error;
-      } catch (err) {
-        if (signal.aborted) throw err;
-        if (err instanceof GatewayError && !isRetryableNetworkError(err)) throw err;
-        error = err instanceof GatewayError ? err : transportError(err);
-        failedKeys.add(key);
-      }
-      if (attempt >= this.#options.maxAttempts) throw error;
+      const outcome = await this.#attempt(path, body, options, signal, key);
+      if ("response" in outcome) return outcome.response;
+      const { error, retryAfterMs } = outcome;
+      failedKeys.add(key);
+      if (!outcome.retryable || attempt >= this.#options.maxAttempts) throw error;
       const another = this.#keys.pick(failedKeys);
       // A key problem (invalid, daily quota) is only worth retrying on another key.
       // A fresh key needs no wait; the same key waits as long as Gemini asked, or backs off.
       let wait = 0;
       if (!another) {
-        if (error.reason === "invalid_api_key" || error.reason === "insufficient_quota")
-          throw error;
+        if (isKeyProblem(error)) throw error;
         const backoff = this.#options.random() * Math.min(4_000, 250 * 2 ** (attempt - 1));
         wait = Math.max(retryAfterMs ?? 0, backoff);
       }
@@ -294,6 +252,58 @@ export class GeminiClient {
       this.retries++;
       if (wait > 0) await sleep(wait, signal);
     }
+  }
+
+  /** One try with one key: the 200 response, or why it failed and whether a retry may help. */
+  async #attempt(
+    path: string,
+    body: string,
+    options: GenerateOptions,
+    signal: AbortSignal,
+    key: string,
+  ): Promise<
+    | { response: Dispatcher.ResponseData }
+    | { error: GatewayError; retryable: boolean; retryAfterMs?: number | undefined }
+  > {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#pool.request({
+        method: "POST",
+        path,
+        headers: {
+          ...options.headers,
+          "content-type": "application/json",
+          "x-goog-api-key": key,
+          // Google APIs honour a server-side deadline: the caller's remaining time.
+          ...(options.timeoutMs !== undefined && {
+            "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
+          }),
+        },
+        body,
+        signal,
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      // Refused or reset before any answer: worth another try; a timeout is not.
+      const error = transportError(err);
+      return { error, retryable: error.code === Code.Unavailable };
+    }
+    if (response.statusCode === 200) return { response };
+    const header = response.headers["retry-after"];
+    const error = upstreamError(
+      response.statusCode,
+      await readText(response.body, MAX_BODY_BYTES),
+      typeof header === "string" ? header : undefined,
+    );
+    const after = error.metadata.get("retry-after");
+    const retryAfterMs = after === null ? undefined : Number(after) * 1000;
+    if (error.reason === "invalid_api_key") this.#keys.disable(key);
+    else if (error.reason === "insufficient_quota") this.#keys.coolDown(key, DAILY_COOL_DOWN_MS);
+    else if (response.statusCode === 429) {
+      this.#keys.coolDown(key, retryAfterMs ?? DEFAULT_COOL_DOWN_MS);
+    }
+    const retryable = isKeyProblem(error) || RETRYABLE_STATUS.has(response.statusCode);
+    return { error, retryable, retryAfterMs };
   }
 }
 
@@ -331,9 +341,9 @@ function transportError(err: unknown): GatewayError {
   );
 }
 
-/** Transport failures before any answer: connection refused, reset, connect timeout. */
-function isRetryableNetworkError(err: GatewayError): boolean {
-  return err.code === Code.Unavailable && err.reason === null;
+/** Errors that belong to the key (invalid, daily quota), not to the call: only another key helps. */
+function isKeyProblem(error: GatewayError): boolean {
+  return error.reason === "invalid_api_key" || error.reason === "insufficient_quota";
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
