@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import OpenAI from "openai";
 import { startReplayUpstream } from "../helpers/replay-upstream.ts";
 import { assertSchema, fixture } from "../helpers/schemas.ts";
-import { post, sseData } from "../helpers/sse.ts";
+import { post, streamChunks } from "../helpers/sse.ts";
 import { type Stack, startStack, UPSTREAM_KEY } from "../helpers/stack.ts";
 
 // Real recorded Gemini responses (shared/fixtures/gemini) replayed byte for byte through a
@@ -213,17 +213,7 @@ describe("recorded Gemini responses replayed through geminate", () => {
   for (const [name, want] of Object.entries(STREAMS)) {
     test(`stream ${name}`, async () => {
       upstream.reply({ body: fixture(name) });
-      const res = await post(`${stack.url}/v1/chat/completions`, {
-        model: "gemini-2.5-flash",
-        stream: true,
-        stream_options: { include_usage: true },
-        messages: [{ role: "user", content: "replay" }],
-      });
-      assert.equal(res.status, 200);
-      const data = sseData(res.text);
-      assert.equal(data.at(-1), "[DONE]");
-      const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
-      for (const c of chunks) assertSchema("CreateChatCompletionStreamResponse", c);
+      const chunks = await streamChunks(stack.url, { stream_options: { include_usage: true } });
       assert.equal(chunks[0].choices[0].delta.role, "assistant");
       const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
       const reasoning = chunks.map((c) => c.choices[0]?.delta.reasoning_content ?? "").join("");

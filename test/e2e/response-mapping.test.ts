@@ -6,7 +6,7 @@ import OpenAI from "openai";
 import { ChatService, FinishReason, Role } from "../../src/gen/geminate/v1/chat_pb.js";
 import { startReplayUpstream } from "../helpers/replay-upstream.ts";
 import { assertSchema, fixture } from "../helpers/schemas.ts";
-import { post, sseData } from "../helpers/sse.ts";
+import { streamChunks as streamed } from "../helpers/sse.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 // Response side: recorded (and, where no recording exists, wire-exact synthetic) Gemini answers
@@ -96,20 +96,9 @@ describe("response mapping: Gemini answers as OpenAI clients see them", () => {
     await upstream.close();
   });
 
-  const streamChunks = async (body: Buffer | string, request: Record<string, unknown> = {}) => {
+  const streamChunks = (body: Buffer | string, request: Record<string, unknown> = {}) => {
     upstream.reply({ body });
-    const res = await post(`${stack.url}/v1/chat/completions`, {
-      model: "gemini-2.5-flash",
-      stream: true,
-      messages: [{ role: "user", content: "x" }],
-      ...request,
-    });
-    assert.equal(res.status, 200, res.text);
-    const chunks = sseData(res.text)
-      .slice(0, -1)
-      .map((d) => JSON.parse(d));
-    for (const c of chunks) assertSchema("CreateChatCompletionStreamResponse", c);
-    return chunks;
+    return streamed(stack.url, request);
   };
 
   test("a streamed function call: one delta with index, id, name and arguments; finish tool_calls; reasoning apart", async () => {

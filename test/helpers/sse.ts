@@ -1,3 +1,6 @@
+import assert from "node:assert/strict";
+import { assertSchema } from "./schemas.ts";
+
 /** The `data:` payloads of an OpenAI SSE body, in order ("[DONE]" included). */
 export function sseData(body: string): string[] {
   const out: string[] = [];
@@ -25,4 +28,27 @@ export async function post(
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/**
+ * Streams one chat completion from geminate and returns its chunks, each checked against the
+ * official schema; asserts a 200 that ends with `[DONE]`.
+ */
+export async function streamChunks(
+  baseUrl: string,
+  request: Record<string, unknown> = {},
+  // biome-ignore lint/suspicious/noExplicitAny: chunks are navigated freely by the tests
+): Promise<any[]> {
+  const res = await post(`${baseUrl}/v1/chat/completions`, {
+    model: "gemini-2.5-flash",
+    stream: true,
+    messages: [{ role: "user", content: "x" }],
+    ...request,
+  });
+  assert.equal(res.status, 200, res.text);
+  const data = sseData(res.text);
+  assert.equal(data.at(-1), "[DONE]");
+  const chunks = data.slice(0, -1).map((d) => JSON.parse(d));
+  for (const c of chunks) assertSchema("CreateChatCompletionStreamResponse", c);
+  return chunks;
 }
