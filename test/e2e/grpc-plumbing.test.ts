@@ -11,6 +11,7 @@ import { type Stack, startStack } from "../helpers/stack.ts";
 // The standard gRPC plumbing internal callers and their tools expect: health, reflection,
 // deadlines, keepalive, auth over metadata, with @grpc/grpc-js and a reflection client.
 
+const CHAT_PROTO = fileURLToPath(new URL("../../proto/geminate/v1/chat.proto", import.meta.url));
 const HEALTH_PROTO = fileURLToPath(
   new URL("../../proto/grpc/health/v1/health.proto", import.meta.url),
 );
@@ -21,6 +22,19 @@ interface HealthClient extends grpc.Client {
   Check(req: { service: string }, md: grpc.Metadata, cb: Callback<{ status: string }>): void;
   List(req: object, cb: Callback<{ statuses: Record<string, { status: string }> }>): void;
   Watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+}
+
+/** A grpc-js ChatService client from the proto file, loaded as any team would. */
+function chatClient<T extends grpc.Client>(url: string, options?: object): T {
+  const def = protoLoader.loadSync(CHAT_PROTO, { enums: String });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    geminate: { v1: { ChatService: new (a: string, c: grpc.ChannelCredentials, o?: object) => T } };
+  };
+  return new pkg.geminate.v1.ChatService(
+    url.replace("http://", ""),
+    grpc.credentials.createInsecure(),
+    options,
+  );
 }
 
 function healthClient(url: string): HealthClient {
@@ -147,26 +161,9 @@ describe("gRPC plumbing", () => {
   });
 
   test("ChatService needs the key in metadata; health and reflection do not", async () => {
-    const def = protoLoader.loadSync(
-      fileURLToPath(new URL("../../proto/geminate/v1/chat.proto", import.meta.url)),
-      { enums: String },
-    );
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      geminate: {
-        v1: {
-          ChatService: new (
-            a: string,
-            c: grpc.ChannelCredentials,
-          ) => grpc.Client & {
-            ListModels(r: object, md: grpc.Metadata, cb: Callback<unknown>): void;
-          };
-        };
-      };
-    };
-    const client = new pkg.geminate.v1.ChatService(
-      stack.url.replace("http://", ""),
-      grpc.credentials.createInsecure(),
-    );
+    const client = chatClient<
+      grpc.Client & { ListModels(r: object, md: grpc.Metadata, cb: Callback<unknown>): void }
+    >(stack.url);
     const err = await new Promise<grpc.ServiceError>((resolve) =>
       client.ListModels({}, new grpc.Metadata(), (e) => resolve(e!)),
     );
@@ -188,26 +185,11 @@ describe("deadlines, cancellation and keepalive over gRPC", () => {
   before(async () => {
     stack = await startStack({ emulator: {} });
     upstream = await startReplayUpstream();
-    const def = protoLoader.loadSync(
-      fileURLToPath(new URL("../../proto/geminate/v1/chat.proto", import.meta.url)),
-      { enums: String },
-    );
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      geminate: {
-        v1: {
-          ChatService: new (a: string, c: grpc.ChannelCredentials, o?: object) => typeof client;
-        };
-      };
-    };
-    client = new pkg.geminate.v1.ChatService(
-      stack.url.replace("http://", ""),
-      grpc.credentials.createInsecure(),
-      {
-        "grpc.keepalive_time_ms": 100,
-        "grpc.keepalive_timeout_ms": 1_000,
-        "grpc.keepalive_permit_without_calls": 1,
-      },
-    );
+    client = chatClient<typeof client>(stack.url, {
+      "grpc.keepalive_time_ms": 100,
+      "grpc.keepalive_timeout_ms": 1_000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
   });
   after(async () => {
     client.close();
@@ -246,19 +228,7 @@ describe("deadlines, cancellation and keepalive over gRPC", () => {
     const replay = await startStack({ upstreamUrl: upstream.url });
     try {
       upstream.reply({ body: fixture("stream-text.sse") });
-      const def = protoLoader.loadSync(
-        fileURLToPath(new URL("../../proto/geminate/v1/chat.proto", import.meta.url)),
-        { enums: String },
-      );
-      const pkg = grpc.loadPackageDefinition(def) as unknown as {
-        geminate: {
-          v1: { ChatService: new (a: string, c: grpc.ChannelCredentials) => typeof client };
-        };
-      };
-      const c = new pkg.geminate.v1.ChatService(
-        replay.url.replace("http://", ""),
-        grpc.credentials.createInsecure(),
-      );
+      const c = chatClient<typeof client>(replay.url);
       const result = await run(
         c.StreamComplete(request("x"), new grpc.Metadata(), { deadline: Date.now() + 30_000 }),
       );
