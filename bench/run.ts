@@ -17,6 +17,7 @@ const PEER_VERSION = "1.15.2";
 const PIN = os.availableParallelism() >= 2 && existsSync("/usr/bin/taskset");
 /** Core 0: emulator and load generator; core 1: the gateway under test. */
 const CORES = { upstream: "0", gateway: "1" };
+const GEMINATE = ".tmp/bench-dist/main.cjs";
 const ROUNDS = QUICK ? 2 : 5;
 
 const children = new Set<ChildProcess>();
@@ -202,7 +203,12 @@ async function main(): Promise<void> {
     LOG_LEVEL: "warn",
     GEMINATE_MAX_INFLIGHT: "20000",
   };
-  const geminate = start(["src/main.ts"], geminateEnv, CORES.gateway);
+  // What production runs (npm start, the Docker image): the bundle from scripts/build.ts.
+  execFileSync(process.execPath, ["scripts/build.ts", ".tmp/bench-dist"], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  const geminate = start([GEMINATE], geminateEnv, CORES.gateway);
   await waitFor(`${urls.geminate}/healthz`);
   // The floor for any Node gateway on this machine: a pass-through on the same core.
   start(
@@ -553,7 +559,7 @@ async function main(): Promise<void> {
   {
     const port = await freePort();
     const env = { ...geminateEnv, PORT: String(port), GEMINATE_SSE_PING_MS: "1000" };
-    const g = start(["src/main.ts"], env, CORES.gateway);
+    const g = start([GEMINATE], env, CORES.gateway);
     const url = `http://127.0.0.1:${port}`;
     await waitFor(`${url}/healthz`);
     await new Promise((r) => setTimeout(r, 500));
@@ -610,7 +616,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < (QUICK ? 3 : 5); i++) {
       const port = await freePort();
       const started = performance.now();
-      const g = start(["src/main.ts"], { ...geminateEnv, PORT: String(port) }, CORES.gateway);
+      const g = start([GEMINATE], { ...geminateEnv, PORT: String(port) }, CORES.gateway);
       await waitFor(`http://127.0.0.1:${port}/readyz`);
       times.push(performance.now() - started);
       g.kill("SIGKILL");

@@ -71,11 +71,6 @@ export async function startGateway(
       "GEMINI_API_KEY is not set: answering from the embedded Gemini emulator, not from Gemini",
     );
   }
-  if (config.geminiApiKeys.length > 1) {
-    logger.warn(
-      "several GEMINI_API_KEY values given: only the first is used until the key pool lands",
-    );
-  }
   const clientKeys = new ClientKeys(config.clientKeys);
   if (clientKeys.open) logger.warn("GEMINATE_API_KEYS is not set: every caller is let in");
 

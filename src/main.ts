@@ -4,4 +4,4 @@ import module from "node:module";
 // a restart skips most of the work of loading the dependencies; the cache only covers modules
 // loaded after it is enabled, hence the dynamic import.
 module.enableCompileCache?.();
-await import("./serve.ts");
+void import("./serve.ts").then(({ serve }) => serve());

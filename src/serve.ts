@@ -4,7 +4,7 @@ import { type Config, describeSettings, loadConfig, parseSettingsFile } from "./
 import { startGateway } from "./gateway.ts";
 import { createLogger } from "./logger.ts";
 
-// Composition root: config → logger → gateway; signals. Loaded by index.ts.
+// Composition root: config → logger → gateway; signals. Called by main.ts.
 
 const usage = `geminate: OpenAI Chat Completions and gRPC/Connect in front of Gemini, on one port.
 
@@ -16,42 +16,48 @@ first, and the environment overrides them.
 ${describeSettings()}
 `;
 
-let config: Config;
-try {
-  const { values } = parseArgs({
-    options: { help: { type: "boolean", short: "h" }, config: { type: "string" } },
-  });
-  if (values.help) {
-    process.stdout.write(usage);
-    process.exit(0);
+/** Reads the settings; a bad one stops start-up naming the variable. */
+function readConfig(): Config {
+  try {
+    const { values } = parseArgs({
+      options: { help: { type: "boolean", short: "h" }, config: { type: "string" } },
+    });
+    if (values.help) {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    const file = values.config ?? process.env.GEMINATE_CONFIG;
+    return loadConfig({
+      ...(file ? parseSettingsFile(readFileSync(file, "utf8")) : {}),
+      ...process.env,
+    });
+  } catch (err) {
+    console.error(`geminate: ${(err as Error).message}`);
+    process.exit(1);
   }
-  const file = values.config ?? process.env.GEMINATE_CONFIG;
-  config = loadConfig({
-    ...(file ? parseSettingsFile(readFileSync(file, "utf8")) : {}),
-    ...process.env,
-  });
-} catch (err) {
-  console.error(`geminate: ${(err as Error).message}`);
-  process.exit(1);
-}
-const logger = createLogger(config.logLevel);
-
-let gateway: Awaited<ReturnType<typeof startGateway>>;
-try {
-  gateway = await startGateway(config, logger);
-} catch (err) {
-  logger.fatal({ err }, (err as Error).message);
-  process.exit(1);
 }
 
-async function stop(signal: string): Promise<void> {
-  logger.info(
-    { signal, graceMs: config.shutdownGraceMs, drainDelayMs: config.drainDelayMs },
-    "draining",
+/** Starts the gateway and drains it on SIGTERM/SIGINT. No top-level await: the bundle is CJS. */
+export function serve(): void {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  startGateway(config, logger).then(
+    (gateway) => {
+      const stop = async (signal: string) => {
+        logger.info(
+          { signal, graceMs: config.shutdownGraceMs, drainDelayMs: config.drainDelayMs },
+          "draining",
+        );
+        await gateway.stop(config.shutdownGraceMs, config.drainDelayMs);
+        logger.info("stopped");
+        process.exit(0);
+      };
+      process.once("SIGTERM", (s) => void stop(s));
+      process.once("SIGINT", (s) => void stop(s));
+    },
+    (err: Error) => {
+      logger.fatal({ err }, err.message);
+      process.exit(1);
+    },
   );
-  await gateway.stop(config.shutdownGraceMs, config.drainDelayMs);
-  logger.info("stopped");
-  process.exit(0);
 }
-process.once("SIGTERM", (s) => void stop(s));
-process.once("SIGINT", (s) => void stop(s));

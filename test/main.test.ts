@@ -1,15 +1,21 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { GrpcReflection } from "grpc-js-reflection-client";
 
-// `npm start` as a user runs it: the real entry point in its own process.
+// `npm start` as a user runs it: the production bundle (scripts/build.ts), built here into
+// .tmp/, in its own process. The other suites run src/ directly.
 
-const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const OUT = join(ROOT, ".tmp/main-test-dist");
+execFileSync(process.execPath, [join(ROOT, "scripts/build.ts"), OUT], { stdio: "inherit" });
+const MAIN = join(OUT, "main.cjs");
 
 function start(env: Record<string, string>): {
   child: ChildProcess;
@@ -51,6 +57,12 @@ test("npm start without a key serves on the embedded emulator and says so; SIGTE
   const health = await fetch(`http://127.0.0.1:${port}/healthz`);
   assert.equal(health.status, 200);
   assert.equal(health.headers.get("x-geminate-upstream"), "emulator");
+  // Reflection reads the descriptor set beside the bundle.
+  const reflection = new GrpcReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  assert.deepEqual(
+    (await reflection.listMethods("geminate.v1.ChatService")).map((m) => m.name).sort(),
+    ["Complete", "ListModels", "StreamComplete"],
+  );
 
   // A stream in flight when SIGTERM arrives still completes.
   const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
@@ -66,7 +78,7 @@ test("npm start without a key serves on the embedded emulator and says so; SIGTE
   await new Promise((r) => setTimeout(r, 50));
   child.kill("SIGTERM");
   const text = await body;
-  assert.ok(text.endsWith("data: [DONE]\n\n"));
+  assert.ok(text.endsWith("data: [DONE]\n\n"), text);
   assert.ok(!text.includes('"error"'), "the in-flight stream finished cleanly");
   const [code] = await once(child, "exit");
   assert.equal(code, 0);

@@ -101,13 +101,16 @@ test("keys come from the Secret, whose keys exist", () => {
   }
 });
 
-test("the Dockerfile runs the same Node major as the project, as a non-root user", () => {
+test("the Dockerfile runs what npm start runs (the built bundle) on the project's Node major, as a non-root user", () => {
   const dockerfile = readFileSync(new URL("../../Dockerfile", import.meta.url), "utf8");
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
     engines: { node: string };
+    scripts: { start: string };
   };
   for (const m of dockerfile.matchAll(/^FROM node:(\d+)/gm))
     assert.equal(m[1], /\d+/.exec(pkg.engines.node)![0]);
   assert.match(dockerfile, /^USER node$/m);
-  assert.match(dockerfile, /^CMD \["node", "src\/main.ts"\]$/m);
+  assert.match(dockerfile, /^RUN node scripts\/build.ts dist/m);
+  const [, entry] = /^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile)!;
+  assert.ok(pkg.scripts.start.endsWith(`node ${entry}`), pkg.scripts.start);
 });
