@@ -34,6 +34,9 @@ const environment = z.object({
     .url({ protocol: /^https?$/ })
     .default("https://generativelanguage.googleapis.com")
     .describe("upstream base URL"),
+  GEMINI_H2C: flag.describe(
+    "HTTP/2 with prior knowledge to an http:// GEMINI_BASE_URL (https negotiates HTTP/2 itself)",
+  ),
   GEMINATE_API_KEYS: list.describe("client keys, comma-separated; unset: every caller is let in"),
   GEMINATE_FETCH_ALLOW_PRIVATE: flag.describe(
     "let media URL fetching reach private addresses and any port (default false)",
@@ -147,6 +150,8 @@ export interface Config {
   readonly drainDelayMs: number;
   /** Upstream timeouts, retries and the in-flight cap. */
   readonly upstream: {
+    /** HTTP/2 with prior knowledge to an http:// base URL. */
+    readonly h2c: boolean;
     readonly connectTimeoutMs: number;
     readonly firstByteTimeoutMs: number;
     readonly idleTimeoutMs: number;
@@ -183,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceMs: e.GEMINATE_SHUTDOWN_GRACE_MS,
     drainDelayMs: e.GEMINATE_DRAIN_DELAY_MS,
     upstream: Object.freeze({
+      h2c: e.GEMINI_H2C,
       connectTimeoutMs: e.GEMINI_CONNECT_TIMEOUT_MS,
       firstByteTimeoutMs: e.GEMINI_FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: e.GEMINI_IDLE_TIMEOUT_MS,

@@ -57,6 +57,7 @@ export async function startGateway(
   const upstream = new GeminiClient({
     baseUrl: emulator?.url ?? config.geminiBaseUrl,
     apiKeys: emulator ? [emulatorKey] : config.geminiApiKeys,
+    h2c: emulator !== undefined || config.upstream.h2c,
     connectTimeoutMs: config.upstream.connectTimeoutMs,
     firstByteTimeoutMs: config.upstream.firstByteTimeoutMs,
     idleTimeoutMs: config.upstream.idleTimeoutMs,

@@ -1,6 +1,6 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
 import { knownUpstreamModels } from "../core/models.ts";
+import { OnePortServer } from "../server/one-port-server.ts";
 import { fillerWords, readScript, type Script } from "./script.ts";
 
 export interface EmulatorOptions extends Partial<Omit<Script, "fail">> {
@@ -53,11 +53,15 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const received: unknown[] = [];
   const models = new Set(knownUpstreamModels());
 
-  const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+  // HTTP/1.1 and HTTP/2 (h2c) on one port, like Gemini's HTTP/1.1 and HTTP/2 over TLS.
+  // The HTTP/2 compatibility request/response have every method used here.
+  const server = new OnePortServer((anyReq, anyRes) => {
+    const req = anyReq as http.IncomingMessage;
+    const res = anyRes as http.ServerResponse;
     stats.requests++;
-    const write = (chunk: string) => {
+    const write = (chunk: string, done?: () => void) => {
       stats.bytesWritten += Buffer.byteLength(chunk);
-      return res.write(chunk);
+      return res.write(chunk, done);
     };
     const url = new URL(req.url ?? "/", "http://emulator");
     // Not part of Gemini: what the emulator has sent, for benchmarks in another process.
@@ -120,20 +124,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     );
   });
 
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve),
-  );
-  const address = server.address() as AddressInfo;
+  const address = await server.listen(options.port ?? 0, options.host ?? "127.0.0.1");
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
     stats,
     received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(0),
   };
 }
 
@@ -260,8 +257,10 @@ async function sendStream(
   res: http.ServerResponse,
   answer: Answer,
   sse: boolean,
-  write: (chunk: string) => boolean,
+  write: (chunk: string, done?: () => void) => boolean,
 ): Promise<void> {
+  // Never an empty chunk: Node's HTTP/2 compatibility response corrupts the DATA of a batch of
+  // writes made in one tick when one of them is empty (seen on Node 24.21).
   if (answer.status) return sendFault(res, answer.status);
   let closed = false;
   res.once("close", () => {
@@ -278,12 +277,12 @@ async function sendStream(
     if (closed) return;
     const json = JSON.stringify(events[i]);
     const frame = sse ? `data: ${json}\r\n\r\n` : `${i === 0 ? "[" : ",\r\n"}${json}\n`;
-    if (!write(frame)) await drained(res);
     if (i === 0 && script.fail === "reset") {
       // Once the event is on the wire, drop the connection without ending the response.
-      res.write("", () => res.destroy());
+      write(frame, () => res.destroy());
       return;
     }
+    if (!write(frame)) await drained(res);
     if (i === 0 && script.fail === "malformed") {
       write(sse ? 'data: {"candidates": [{"content\r\n\r\n' : ',\r\n{"candidates\n');
       return void res.end();
@@ -295,7 +294,9 @@ async function sendStream(
       return void res.end();
     }
   }
-  if (!closed) res.end(sse ? "" : "]");
+  if (closed) return;
+  if (sse) res.end();
+  else res.end("]");
 }
 
 const NO_KEY_MESSAGE =

@@ -20,6 +20,8 @@ export interface GeminiClientOptions {
   apiKeys: readonly string[];
   /** Pooled connections to the upstream; defaults to maxInflight (HTTP/1.1: one per stream). */
   connections?: number;
+  /** HTTP/2 with prior knowledge to an http:// base URL (https negotiates HTTP/2 by ALPN). */
+  h2c?: boolean;
   /** Time to connect to the upstream. */
   connectTimeoutMs?: number;
   /** Time from sending the request to the first answer event. */
@@ -59,7 +61,7 @@ export class GeminiClient {
   readonly #basePath: string;
   readonly #keys: KeyPool;
   readonly #options: Required<
-    Omit<GeminiClientOptions, "baseUrl" | "apiKeys" | "connections" | "connectTimeoutMs">
+    Omit<GeminiClientOptions, "baseUrl" | "apiKeys" | "connections" | "connectTimeoutMs" | "h2c">
   >;
   #inflight = 0;
   /** Retries made, for metrics. */
@@ -79,6 +81,7 @@ export class GeminiClient {
       now: options.now ?? Date.now,
     };
     this.#keys = new KeyPool(options.apiKeys, this.#options.now);
+    const h2c = { useH2c: options.h2c ?? false };
     this.#pool = new Pool(base.origin, {
       connections: options.connections ?? this.#options.maxInflight,
       connectTimeout: options.connectTimeoutMs ?? 5_000,
@@ -87,6 +90,16 @@ export class GeminiClient {
       // slow client (undici's own body timeout would).
       bodyTimeout: 0,
       keepAliveTimeout: 30_000,
+      // HTTP/2 multiplexes streams on a few connections (about 6 KB per stream instead of a
+      // socket each), and its per-stream flow control is the backpressure: a stream paused for
+      // a slow client lets Gemini send at most one window (here 128 KiB) ahead, where HTTP/1.1
+      // would let megabytes pile up in kernel buffers. Node credits the connection window at
+      // once, so one paused stream never stalls the others.
+      allowH2: true,
+      // Pool reads useH2c at the top level (its types declare it only under h2Options), and
+      // the stream window from initialWindowSize (h2Options.settings is not read).
+      ...h2c,
+      initialWindowSize: 128 * 1024,
     });
   }
 

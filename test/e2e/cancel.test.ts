@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ChatService, FinishReason, Role } from "../../src/gen/geminate/v1/chat_pb.js";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
 // A client that leaves aborts the upstream request: nothing keeps streaming for nobody.
@@ -93,5 +96,56 @@ describe("cancellation and backpressure over SSE", () => {
     // upstream did not run to the end of the answer while the client was not reading.
     console.log(`paused: ${sentWhilePaused} of ${sentInAll} bytes`);
     assert.ok(sentWhilePaused < sentInAll / 2, `paused: ${sentWhilePaused} of ${sentInAll} bytes`);
+  });
+});
+
+describe("backpressure over HTTP/2 on both hops (gRPC caller, h2c upstream)", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ emulator: {}, env: { GEMINI_H2C: "true" } });
+  });
+  after(() => stack.close());
+
+  test("a paused caller lets the upstream send only about one flow-control window ahead", async () => {
+    const words = 50_000;
+    const client = createClient(ChatService, createGrpcTransport({ baseUrl: stack.url }));
+    const before = stack.emulator!.stats.bytesWritten;
+    const stream = client.streamComplete({
+      model: "gemini-2.5-flash",
+      messages: [
+        {
+          role: Role.USER,
+          content: [{ part: { case: "text", value: `[emulator words=${words} chunk=1]` } }],
+        },
+      ],
+    });
+    const frames = stream[Symbol.asyncIterator]();
+    assert.equal((await frames.next()).done, false);
+    // Not reading: HTTP/2 flow control stops geminate's writes, geminate stops reading its
+    // upstream stream, and Gemini's window runs out. No kernel buffer holds megabytes here.
+    let last = -1;
+    while (stack.emulator!.stats.bytesWritten !== last) {
+      last = stack.emulator!.stats.bytesWritten;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const sentWhilePaused = stack.emulator!.stats.bytesWritten - before;
+    let count = 1;
+    let finish = FinishReason.UNSPECIFIED;
+    for (let f = await frames.next(); !f.done; f = await frames.next()) {
+      count++;
+      finish = f.value.choices[0]?.finishReason ?? finish;
+    }
+    const sentInAll = stack.emulator!.stats.bytesWritten - before;
+    assert.equal(finish, FinishReason.STOP);
+    assert.ok(count > words, `${count} frames`);
+    // The whole answer is ~15 MB. Paused, Gemini gets one 128 KiB window ahead, plus what the
+    // 32 held frames and the caller's 64 KiB window stand for: a gRPC frame is ~8× smaller than
+    // the Gemini event it comes from, so ~1 MB in all. An HTTP/1.1 upstream adds megabytes of
+    // kernel buffers (the SSE test above).
+    console.log(`paused: ${sentWhilePaused} of ${sentInAll} bytes`);
+    assert.ok(
+      sentWhilePaused < 2 * 1024 * 1024,
+      `paused: ${sentWhilePaused} of ${sentInAll} bytes`,
+    );
   });
 });
