@@ -10,6 +10,13 @@ import { renderSvg } from "./svg.ts";
 // interleaved rounds, medians of round figures; one table, plus JSON and SVG in bench/results.
 
 const QUICK = process.argv.includes("--quick");
+/** `--only=1,3`: run these scenarios only (while working on one figure). */
+const ONLY = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",")
+  .map(Number);
+const want = (id: number) => !ONLY || ONLY.includes(id);
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const KEY = "bench-key";
 const PEER_DIR = `${ROOT}bench/.peers/portkey`;
@@ -202,6 +209,8 @@ async function main(): Promise<void> {
     GEMINI_BASE_URL: urls.emulator,
     LOG_LEVEL: "warn",
     GEMINATE_MAX_INFLIGHT: "20000",
+    // The emulator speaks h2c, as Gemini speaks h2 over TLS.
+    GEMINI_H2C: process.env.BENCH_H2C ?? "true",
   };
   // What production runs (npm start, the Docker image): the bundle from scripts/build.ts.
   execFileSync(process.execPath, ["scripts/build.ts", ".tmp/bench-dist"], {
@@ -271,7 +280,7 @@ async function main(): Promise<void> {
 
   progress("1");
   // 1. Unary, one client at a time.
-  {
+  if (want(1)) {
     const r = await rounds<{ latencies: number[] }>(
       { kind: "unary", prompt: "hello [emulator words=20]", count: QUICK ? 100 : 1000 },
       (x) => [pct(x.latencies, 50), pct(x.latencies, 99)],
@@ -284,7 +293,7 @@ async function main(): Promise<void> {
 
   progress("2");
   // 2. Unary capacity: the best rate with p99 < 20 ms and no errors, over a concurrency sweep.
-  {
+  if (want(2)) {
     const capacity: Record<string, number> = {};
     for (const name of names) {
       let best = 0;
@@ -327,7 +336,7 @@ async function main(): Promise<void> {
 
   progress("3");
   // 3. Streaming time to first token.
-  {
+  if (want(3)) {
     const r = await rounds<{ ttft: number[] }>(
       { kind: "ttft", prompt: "hi [emulator words=20]", count: QUICK ? 50 : 300 },
       (x) => [pct(x.ttft, 50), pct(x.ttft, 99)],
@@ -340,7 +349,7 @@ async function main(): Promise<void> {
 
   progress("4");
   // 4. Paced chunks: none merged or delayed.
-  {
+  if (want(4)) {
     const chunks = QUICK ? 32 : 64;
     const r = await rounds<{ frames: number; arrivals: number[] }>(
       { kind: "paced", prompt: `[emulator words=${chunks} chunk=1 delay=20]` },
@@ -380,7 +389,7 @@ async function main(): Promise<void> {
 
   progress("5");
   // 5. Raw stream throughput through one core.
-  {
+  if (want(5)) {
     const words = QUICK ? 20_000 : 50_000;
     const r = await rounds<{ frames: number; ms: number }>(
       { kind: "throughput", prompt: `[emulator words=${words} chunk=1]` },
@@ -403,7 +412,7 @@ async function main(): Promise<void> {
 
   progress("6");
   // 6. Many paced streams at once.
-  {
+  if (want(6)) {
     const concurrency = QUICK ? 200 : 1000;
     const per: Record<string, { frames: number; ttft: number[] }> = {};
     for (const name of names) {
@@ -447,7 +456,7 @@ async function main(): Promise<void> {
 
   progress("7");
   // 7. Slow consumers: what is read upstream beyond what clients took, and memory.
-  {
+  if (want(7)) {
     const concurrency = QUICK ? 10 : 100;
     const seconds = QUICK ? 3 : 10;
     const excess: Record<string, number> = {};
@@ -503,7 +512,7 @@ async function main(): Promise<void> {
 
   progress("9");
   // 9. gRPC and Connect server streaming against the SSE path.
-  {
+  if (want(9)) {
     const prompt = "[emulator words=200 chunk=1]";
     const count = QUICK ? 30 : 100;
     const sse = await load<{ ttft: number[] }>({
@@ -556,7 +565,7 @@ async function main(): Promise<void> {
   progress("8");
   // 8. Memory: idle, then many open streams (a fresh gateway that pings every second so every
   // stream has its headers).
-  {
+  if (want(8)) {
     const port = await freePort();
     const env = { ...geminateEnv, PORT: String(port), GEMINATE_SSE_PING_MS: "1000" };
     const g = start([GEMINATE], env, CORES.gateway);
@@ -611,7 +620,7 @@ async function main(): Promise<void> {
 
   progress("10");
   // 10. Cold start: spawn to ready.
-  {
+  if (want(10)) {
     const times: number[] = [];
     for (let i = 0; i < (QUICK ? 3 : 5); i++) {
       const port = await freePort();

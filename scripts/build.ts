@@ -51,6 +51,10 @@ await build({
   // pino starts pino-pretty in a worker by module name: both stay ordinary dependencies.
   external: ["pino", "pino-pretty"],
   legalComments: "none",
+  // Without comments the source is ASCII: V8 keeps it (for lazy compilation) at one byte per
+  // character instead of two, ~4 MB less resident. Names stay readable in stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
   plugins: [undiciParts],
   logLevel: "warning",
 });
