@@ -314,7 +314,7 @@ async function main(): Promise<void> {
     const capacity: Record<string, number> = {};
     for (const name of names) {
       let best = 0;
-      for (const concurrency of QUICK ? [8, 32] : [1, 2, 4, 8, 16, 32, 64]) {
+      for (const concurrency of QUICK ? [2, 8, 32] : [1, 2, 4, 8, 16, 32, 64]) {
         const r = await load<{
           requests: number;
           errors: number;
