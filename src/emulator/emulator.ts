@@ -17,6 +17,8 @@ export interface Emulator {
   readonly stats: { requests: number; bytesWritten: number; open: number };
   /** The request bodies received, newest last (bounded). */
   readonly received: unknown[];
+  /** Open client connections (HTTP/1.1 and HTTP/2). */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -130,6 +132,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     url: `http://${host}:${address.port}`,
     stats,
     received,
+    get connections() {
+      return server.connections;
+    },
     close: () => server.close(0),
   };
 }
