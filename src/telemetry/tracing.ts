@@ -8,7 +8,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { BatchSpanProcessor, type SpanExporter, TracerProvider } from "@opentelemetry/sdk-trace";
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
 
 // W3C trace context is read from incoming HTTP headers and gRPC metadata and passed upstream
 // whether or not spans are exported; spans are recorded only when an exporter is configured.
@@ -35,6 +35,8 @@ export async function createTracing(
   if (!wanted || env.OTEL_SDK_DISABLED === "true") {
     return { tracer: trace.getTracer("geminate"), shutdown: async () => {} };
   }
+  // Loaded only when spans are wanted: the SDK is a large part of a cold start.
+  const { BatchSpanProcessor, TracerProvider } = await import("@opentelemetry/sdk-trace");
   const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
   const provider = new TracerProvider({
     spanProcessors: [new BatchSpanProcessor({ exporter: exporter ?? new OTLPTraceExporter() })],
