@@ -24,7 +24,18 @@ const PEER_VERSION = "1.15.2";
 const PIN = os.availableParallelism() >= 2 && existsSync("/usr/bin/taskset");
 /** Core 0: emulator and load generator; core 1: the gateway under test. */
 const CORES = { upstream: "0", gateway: "1" };
-const GEMINATE = ".tmp/bench-dist/main.cjs";
+/** geminate as `npm start` runs it (its node flags), from a bundle built into .tmp/. */
+const GEMINATE = [
+  ...(
+    JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { scripts: { start: string } }
+  ).scripts.start
+    .split("&&")
+    .at(-1)!
+    .trim()
+    .split(/\s+/)
+    .slice(1, -1),
+  ".tmp/bench-dist/main.cjs",
+];
 const ROUNDS = QUICK ? 2 : 5;
 
 const children = new Set<ChildProcess>();
@@ -225,7 +236,7 @@ async function main(): Promise<void> {
     cwd: ROOT,
     stdio: "inherit",
   });
-  const geminate = start([GEMINATE], geminateEnv, CORES.gateway);
+  const geminate = start(GEMINATE, geminateEnv, CORES.gateway);
   await waitFor(`${urls.geminate}/healthz`);
   /** The process serving each target, whose CPU time a round measures (none for direct). */
   const servers: Record<string, ChildProcess> = { geminate };
@@ -594,7 +605,7 @@ async function main(): Promise<void> {
   if (want(8)) {
     const port = await freePort();
     const env = { ...geminateEnv, PORT: String(port), GEMINATE_SSE_PING_MS: "1000" };
-    const g = start([GEMINATE], env, CORES.gateway);
+    const g = start(GEMINATE, env, CORES.gateway);
     const url = `http://127.0.0.1:${port}`;
     await waitFor(`${url}/healthz`);
     await new Promise((r) => setTimeout(r, 500));
@@ -651,7 +662,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < (QUICK ? 3 : 5); i++) {
       const port = await freePort();
       const started = performance.now();
-      const g = start([GEMINATE], { ...geminateEnv, PORT: String(port) }, CORES.gateway);
+      const g = start(GEMINATE, { ...geminateEnv, PORT: String(port) }, CORES.gateway);
       await waitFor(`http://127.0.0.1:${port}/readyz`);
       times.push(performance.now() - started);
       g.kill("SIGKILL");
@@ -724,6 +735,8 @@ function print(peerNote: string): void {
   console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
   for (const row of table) console.log(line(row));
   if (peerNote) console.log(peerNote);
+  // A partial run (--only) must not replace the last whole one.
+  if (ONLY) return;
   mkdirSync(`${ROOT}bench/results`, { recursive: true });
   const result = {
     date: new Date().toISOString(),
