@@ -168,8 +168,11 @@ async function main(): Promise<unknown> {
             const now = performance.now();
             budget += ((now - last) / 1000) * task.bytesPerSecond!;
             last = now;
-            if (budget < 0)
-              await new Promise((r) => setTimeout(r, (-budget / task.bytesPerSecond!) * 1000));
+            // Never sleep past the end (one read can be 64 KiB: 4 s of budget).
+            if (budget < 0) {
+              const ms = Math.min((-budget / task.bytesPerSecond!) * 1000, until - now);
+              await new Promise((r) => setTimeout(r, Math.max(0, ms)));
+            }
             if (performance.now() > until) break;
           }
           res.body.destroy();
