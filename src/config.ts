@@ -35,7 +35,7 @@ const environment = z.object({
     .default("https://generativelanguage.googleapis.com")
     .describe("upstream base URL"),
   GEMINI_H2C: flag.describe(
-    "HTTP/2 with prior knowledge to an http:// GEMINI_BASE_URL (https negotiates HTTP/2 itself)",
+    "streams use HTTP/2 with prior knowledge to an http:// GEMINI_BASE_URL (https negotiates it)",
   ),
   GEMINATE_API_KEYS: list.describe("client keys, comma-separated; unset: every caller is let in"),
   GEMINATE_FETCH_ALLOW_PRIVATE: flag.describe(
@@ -150,7 +150,7 @@ export interface Config {
   readonly drainDelayMs: number;
   /** Upstream timeouts, retries and the in-flight cap. */
   readonly upstream: {
-    /** HTTP/2 with prior knowledge to an http:// base URL. */
+    /** Streams use HTTP/2 with prior knowledge to an http:// base URL. */
     readonly h2c: boolean;
     readonly connectTimeoutMs: number;
     readonly firstByteTimeoutMs: number;
