@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Chat } from "../core/chat.ts";
+import { tap } from "../core/tap.ts";
 import { ChatService, ListModelsResponseSchema, type Usage } from "../gen/geminate/v1/chat_pb.js";
 import { callRecordKey } from "../server/call-record.ts";
 
@@ -27,14 +28,13 @@ export function chatService(chat: Chat) {
         setUsageTrailers(ctx.responseTrailer, completion.usage);
         return completion;
       },
-      async *streamComplete(request, ctx) {
+      streamComplete(request, ctx) {
         const record = ctx.values.get(callRecordKey);
         if (record) record.model = request.model;
         const options = { timeoutMs: ctx.timeoutMs(), headers: record?.upstreamHeaders };
-        for await (const frame of chat.stream(request, ctx.signal, options)) {
-          setUsageTrailers(ctx.responseTrailer, frame.usage);
-          yield frame;
-        }
+        return tap(chat.stream(request, ctx.signal, options), (frame) =>
+          setUsageTrailers(ctx.responseTrailer, frame.usage),
+        );
       },
       listModels() {
         return create(ListModelsResponseSchema, {

@@ -5,6 +5,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Chat } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
+import { tap } from "../core/tap.ts";
 import { ChatService, type Completion, type CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -102,26 +103,23 @@ export function createHandler(options: HandlerOptions) {
       }
       return {
         ...res,
-        message: (async function* () {
-          try {
-            for await (const frame of res.message) {
-              const chunk = frame as Partial<CompletionChunk>;
-              if (chunk.usage) record.usage = chunk.usage;
-              if (
-                record.firstToken === undefined &&
-                chunk.choices?.some((c) => c.delta?.content || c.delta?.toolCalls.length)
-              ) {
-                record.firstToken = performance.now();
-              }
-              yield frame;
+        message: tap(
+          res.message,
+          (frame) => {
+            const chunk = frame as Partial<CompletionChunk>;
+            if (chunk.usage) record.usage = chunk.usage;
+            if (
+              record.firstToken === undefined &&
+              chunk.choices?.some((c) => c.delta?.content || c.delta?.toolCalls.length)
+            ) {
+              record.firstToken = performance.now();
             }
-          } catch (err) {
-            record.error = err;
-            throw err;
-          } finally {
+          },
+          (err) => {
+            if (err !== undefined) record.error = err;
             finish();
-          }
-        })(),
+          },
+        ),
       };
     } catch (err) {
       record.error = err;
