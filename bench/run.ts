@@ -489,7 +489,7 @@ async function main(): Promise<void> {
   // 7. Slow consumers: what is read upstream beyond what clients took, and memory.
   if (want(7)) {
     const concurrency = QUICK ? 10 : 100;
-    const seconds = QUICK ? 3 : 10;
+    const seconds = QUICK ? 2 : 10;
     const excess: Record<string, number> = {};
     let rssGrowthMb = 0;
     // Bytes per answer word on each wire, to compare what was read with what was delivered.
