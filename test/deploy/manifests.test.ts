@@ -111,6 +111,9 @@ test("the Dockerfile runs what npm start runs (the built bundle) on the project'
     assert.equal(m[1], /\d+/.exec(pkg.engines.node)![0]);
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, /^RUN node scripts\/build.ts dist/m);
+  // esbuild's binary is an optional dependency: the install before the build must keep them.
+  const install = dockerfile.slice(0, dockerfile.indexOf("RUN node scripts/build.ts"));
+  assert.doesNotMatch(install.slice(install.lastIndexOf("npm ci")), /--omit=optional/);
   const [, cmd] = /^CMD (\[.*\])$/m.exec(dockerfile)!;
   const args = JSON.parse(cmd!) as string[];
   assert.ok(pkg.scripts.start.endsWith(args.join(" ")), `${pkg.scripts.start} vs ${cmd}`);
