@@ -6,7 +6,12 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Chat } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
 import { tap } from "../core/tap.ts";
-import { ChatService, type Completion, type CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
+import {
+  ChatService,
+  type Completion,
+  type CompletionChunk,
+  type Usage,
+} from "../gen/geminate/v1/chat_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -65,7 +70,7 @@ export function createHandler(options: HandlerOptions) {
 
   /**
    * ChatService calls: the client key (health and reflection stay open: probes and tools carry
-   * no keys), the rate limit, and the call's log line with its usage.
+   * no keys), the rate limit, the call's log line with its usage, and usage trailers.
    */
   const observe: Interceptor = (next) => async (req) => {
     if (req.service.typeName !== ChatService.typeName) return next(req);
@@ -98,6 +103,7 @@ export function createHandler(options: HandlerOptions) {
       res.header.set("x-request-id", record.id);
       if (!res.stream) {
         record.usage = (res.message as Partial<Completion>).usage;
+        setUsageTrailers(res.trailer, record.usage);
         finish();
         return res;
       }
@@ -107,7 +113,10 @@ export function createHandler(options: HandlerOptions) {
           res.message,
           (frame) => {
             const chunk = frame as Partial<CompletionChunk>;
-            if (chunk.usage) record.usage = chunk.usage;
+            if (chunk.usage) {
+              record.usage = chunk.usage;
+              setUsageTrailers(res.trailer, chunk.usage);
+            }
             if (
               record.firstToken === undefined &&
               chunk.choices?.some((c) => c.delta?.content || c.delta?.toolCalls.length)
@@ -223,4 +232,13 @@ export function createHandler(options: HandlerOptions) {
       specGrpcMessage(res);
     adapter(req, res);
   };
+}
+
+/** ChatService usage also travels in trailers, for proxies and callers that read only metadata. */
+function setUsageTrailers(trailer: Headers, usage: Usage | undefined): void {
+  if (!usage) return;
+  trailer.set("geminate-usage-prompt-tokens", String(usage.promptTokens));
+  trailer.set("geminate-usage-completion-tokens", String(usage.completionTokens));
+  trailer.set("geminate-usage-total-tokens", String(usage.totalTokens));
+  trailer.set("geminate-usage-reasoning-tokens", String(usage.reasoningTokens));
 }

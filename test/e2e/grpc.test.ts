@@ -11,7 +11,10 @@ import { type Stack, startStack } from "../helpers/stack.ts";
 const PROTO = fileURLToPath(new URL("../../proto/geminate/v1/chat.proto", import.meta.url));
 
 interface ChatClient extends grpc.Client {
-  Complete(req: object, cb: (err: grpc.ServiceError | null, res: Completion) => void): void;
+  Complete(
+    req: object,
+    cb: (err: grpc.ServiceError | null, res: Completion) => void,
+  ): grpc.ClientUnaryCall;
   StreamComplete(req: object, metadata?: grpc.Metadata): grpc.ClientReadableStream<Chunk>;
   ListModels(
     req: object,
@@ -122,6 +125,28 @@ describe("ChatService over gRPC (@grpc/grpc-js, h2c, one port)", () => {
     const last = chunks.at(-1)!;
     assert.deepEqual(last.choices, []);
     assert.equal(last.usage!.completionTokens, 7);
+  });
+
+  test("usage also arrives in trailers, unary and streamed", async () => {
+    const usageTrailers = (status: grpc.StatusObject) =>
+      ["prompt", "completion", "total", "reasoning"].map((kind) =>
+        Number(status.metadata.get(`geminate-usage-${kind}-tokens`)[0]),
+      );
+    const unary = await new Promise<grpc.StatusObject>((resolve) =>
+      client.Complete(request("over grpc"), () => {}).on("status", resolve),
+    );
+    assert.deepEqual(usageTrailers(unary), [2, 4, 6, 0]);
+    const stream = client.StreamComplete(request("[emulator words=7 chunk=3]"));
+    const streamed = new Promise<grpc.StatusObject>((resolve) => stream.on("status", resolve));
+    const { chunks } = await collect(stream);
+    const usage = chunks.at(-1)!.usage!;
+    assert.equal(usage.completionTokens, 7);
+    assert.deepEqual(usageTrailers(await streamed), [
+      usage.promptTokens,
+      usage.completionTokens,
+      usage.totalTokens,
+      0,
+    ]);
   });
 
   test("ListModels lists the catalogue with upstream names", async () => {
