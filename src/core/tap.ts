@@ -1,7 +1,7 @@
 /**
  * Watches an async iterable pass by: `onValue` sees each value, `onEnd` runs once when it is
- * done, fails, or is closed early. A plain iterator, not an async generator: on the gRPC path
- * every frame crosses two of these, and a generator stage costs a resumption per frame.
+ * done, fails, or is closed early. A plain iterator, not an async generator: every gRPC frame
+ * crosses it, and a generator stage costs a resumption per frame.
  */
 export function tap<T>(
   source: AsyncIterable<T>,

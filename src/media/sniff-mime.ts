@@ -1,5 +1,5 @@
 /** Leading bytes → MIME type, for the formats Gemini takes inline. Undefined when unknown. */
-export function sniffMime(bytes: Uint8Array): string | undefined {
+function sniffMime(bytes: Uint8Array): string | undefined {
   const ascii = (from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
   if (bytes[0] === 0x89 && ascii(1, 4) === "PNG") return "image/png";
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";

@@ -75,7 +75,7 @@ export class CallObserver {
  * leaves is a client cancel (info, 499), not a server error; upstream failures are warnings and
  * only our own bugs are errors. No prompt, answer or key is ever in it.
  */
-export function logCall(logger: Logger, record: CallRecord): void {
+function logCall(logger: Logger, record: CallRecord): void {
   const error = record.error === undefined ? undefined : ConnectError.from(record.error);
   const code = record.cancelled ? Code.Canceled : error?.code;
   const line = {

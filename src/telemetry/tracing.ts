@@ -35,11 +35,11 @@ export async function createTracing(
   if (!wanted || env.OTEL_SDK_DISABLED === "true") {
     return { tracer: trace.getTracer("geminate"), shutdown: async () => {} };
   }
-  // Loaded only when spans are wanted: the SDK is a large part of a cold start.
+  // The SDK and the exporter load only when spans are wanted.
   const { BatchSpanProcessor, TracerProvider } = await import("@opentelemetry/sdk-trace");
-  const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+  exporter ??= new (await import("@opentelemetry/exporter-trace-otlp-http")).OTLPTraceExporter();
   const provider = new TracerProvider({
-    spanProcessors: [new BatchSpanProcessor({ exporter: exporter ?? new OTLPTraceExporter() })],
+    spanProcessors: [new BatchSpanProcessor({ exporter })],
   });
   return { tracer: provider.getTracer("geminate"), shutdown: () => provider.shutdown() };
 }
