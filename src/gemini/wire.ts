@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 // Gemini's REST wire format (reference/gemini-wire.md). Response schemas are lenient: only the
 // fields geminate reads, all optional, unknown keys dropped, so a new upstream field never

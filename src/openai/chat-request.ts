@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { z } from "zod";
+import * as z from "zod";
 import { invalidArgument } from "../core/gateway-error.ts";
 import { decodeToolCallId } from "../core/tool-call-id.ts";
 import {
