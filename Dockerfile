@@ -13,10 +13,10 @@ RUN node scripts/build.ts dist \
 FROM node:24-slim
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
-# Only pino and pino-pretty are loaded from node_modules; everything else is in the bundle.
+# Only pino-pretty (at a terminal) is loaded from node_modules; everything else is in the bundle.
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 8080
-CMD ["node", "dist/main.cjs"]
+CMD ["node", "--min-semi-space-size=16", "dist/main.cjs"]

@@ -24,8 +24,17 @@ const PEER_VERSION = "1.15.2";
 const PIN = os.availableParallelism() >= 2 && existsSync("/usr/bin/taskset");
 /** Core 0: emulator and load generator; core 1: the gateway under test. */
 const CORES = { upstream: "0", gateway: "1" };
-/** geminate as `npm start` runs it: the bundle (built into .tmp/ at the start of a run). */
-const GEMINATE = [".tmp/bench-dist/main.cjs"];
+/** geminate as `npm start` runs it: its node flags and the bundle (built into .tmp/ first). */
+const GEMINATE = [...startFlags(), ".tmp/bench-dist/main.cjs"];
+
+/** The node flags of package.json's start script, which the Dockerfile's CMD repeats. */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as {
+    scripts: { start: string };
+  };
+  const [, flags = ""] = /\bnode ((?:--\S+ )*)dist\/main\.cjs/.exec(pkg.scripts.start) ?? [];
+  return flags.split(" ").filter(Boolean);
+}
 const ROUNDS = QUICK ? 2 : 5;
 
 const children = new Set<ChildProcess>();

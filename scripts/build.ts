@@ -1,4 +1,6 @@
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build, type Plugin } from "esbuild";
 
@@ -8,8 +10,9 @@ import { build, type Plugin } from "esbuild";
 // halves the cold start and trims resident memory. Tests run src/ directly.
 //
 // Layout of OUT (default dist/):
-//   main.cjs                 entry: turns the compile cache on, then loads the bundle
+//   main.cjs                 entry (scripts/main.cjs): loads the bundle with its code cache
 //   lib/geminate.cjs         the bundle
+//   lib/geminate.cache       V8 code cache, made by a short run of the bundle at the end
 //   gen/descriptors.binpb    read by the reflection service at ../gen/ from the bundle, as from
 //                            src/rpc/ in the source tree
 
@@ -61,8 +64,8 @@ await build({
   // esbuildDetection: undici leaves out its experimental Milo parser, as in Node's own bundle.
   define: { "import.meta.url": "__bundle_url", esbuildDetection: "true" },
   banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
-  // pino starts pino-pretty in a worker by module name: both stay ordinary dependencies.
-  external: ["pino", "pino-pretty"],
+  // The logger loads pino-pretty by name, and only at a terminal.
+  external: ["pino-pretty"],
   legalComments: "none",
   // Without comments the source is ASCII: V8 keeps it (for lazy compilation) at one byte per
   // character instead of two, ~4 MB less resident. Names stay readable in stack traces.
@@ -73,8 +76,52 @@ await build({
 });
 mkdirSync(join(out, "gen"), { recursive: true });
 copyFileSync(join(root, "src/gen/descriptors.binpb"), join(out, "gen/descriptors.binpb"));
-// The cache covers code compiled after it is enabled, hence a separate entry file.
-writeFileSync(
-  join(out, "main.cjs"),
-  '"use strict";\nrequire("node:module").enableCompileCache?.();\nrequire("./lib/geminate.cjs").serve();\n',
-);
+copyFileSync(join(root, "scripts/main.cjs"), join(out, "main.cjs"));
+rmSync(join(out, "lib/geminate.cache"), { force: true });
+await warmUp(out);
+
+/**
+ * Runs the bundle on its embedded emulator, sends it the calls a user would (OpenAI unary and
+ * streamed, the model list, Connect), and stops it: main.cjs then writes the code cache.
+ */
+async function warmUp(dir: string): Promise<void> {
+  const child = spawn(process.execPath, [join(dir, "main.cjs")], {
+    env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = once(child, "exit");
+  let log = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      log += d;
+      const line = log.split("\n").find((l) => l.includes("serving OpenAI"));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then(() => reject(new Error(`the warm-up run exited early:\n${log}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const post = (path: string, body: unknown, type = "application/json") =>
+    fetch(base + path, {
+      method: "POST",
+      headers: { "content-type": type },
+      body: JSON.stringify(body),
+    }).then(expectOk);
+  const expectOk = async (r: Response) => {
+    if (!r.ok) throw new Error(`warm-up call: HTTP ${r.status} ${await r.text()}`);
+    await r.text();
+  };
+  const chat = { model: "gemini-2.5-flash", messages: [{ role: "user", content: "warm up" }] };
+  for (let i = 0; i < 3; i++) {
+    await post("/v1/chat/completions", chat);
+    await post("/v1/chat/completions", { ...chat, stream: true });
+    await fetch(`${base}/v1/models`).then(expectOk);
+    await post("/geminate.v1.ChatService/Complete", {
+      model: chat.model,
+      messages: [{ role: "ROLE_USER", content: [{ text: "warm up" }] }],
+    });
+  }
+  child.kill("SIGTERM");
+  await exited;
+  if (!existsSync(join(dir, "lib/geminate.cache")))
+    throw new Error(`the warm-up run wrote no code cache:\n${log}`);
+}

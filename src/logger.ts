@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { pino } from "pino";
 
 /**
@@ -27,8 +28,12 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
   };
   if (destination) return pino(options, destination);
-  // A person at a terminal gets readable lines; everything else gets JSON.
-  if (process.stdout.isTTY) return pino({ ...options, transport: { target: "pino-pretty" } });
+  // A person at a terminal gets readable lines, formatted in-process (a transport would start a
+  // worker thread); everything else gets JSON. pino-pretty loads only then.
+  if (process.stdout.isTTY) {
+    const pretty: typeof import("pino-pretty") = createRequire(import.meta.url)("pino-pretty");
+    return pino(options, pretty({ sync: true }));
+  }
   return pino(options);
 }
 

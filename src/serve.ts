@@ -37,8 +37,11 @@ function readConfig(): Config {
   }
 }
 
-/** Starts the gateway and drains it on SIGTERM/SIGINT. No top-level await: the bundle is CJS. */
-export function serve(): void {
+/**
+ * Starts the gateway and drains it on SIGTERM/SIGINT; `onStopped` runs after a drain, just
+ * before the process exits. No top-level await: the bundle is CommonJS.
+ */
+export function serve(onStopped?: () => void): void {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
   startGateway(config, logger).then(
@@ -50,6 +53,7 @@ export function serve(): void {
         );
         await gateway.stop(config.shutdownGraceMs, config.drainDelayMs);
         logger.info("stopped");
+        onStopped?.();
         process.exit(0);
       };
       process.once("SIGTERM", (s) => void stop(s));

@@ -131,3 +131,17 @@ test("--config reads KEY=VALUE lines, and a bad value there stops start-up namin
   assert.equal(code, 1);
   assert.match(err, /^geminate: invalid configuration: GEMINATE_MAX_INFLIGHT: /);
 });
+
+test("a stale code cache is ignored, and the run that ignored it writes a fresh one when it drains", async () => {
+  const cache = join(OUT, "lib/geminate.cache");
+  assert.ok(readFileSync(cache).length > 100_000, "the build made a code cache");
+  writeFileSync(cache, "not a V8 code cache");
+  const { child, ready } = start({});
+  const port = await ready;
+  const res = await fetch(`http://127.0.0.1:${port}/v1/models`);
+  assert.equal(res.status, 200);
+  child.kill("SIGTERM");
+  const [code] = await once(child, "exit");
+  assert.equal(code, 0);
+  assert.ok(readFileSync(cache).length > 100_000, "replaced after the drain");
+});
