@@ -77,13 +77,13 @@ export async function startGateway(
 
   const catalogue = new ModelCatalogue();
   const shutdown = new AbortController();
-  // The upstream's own model list joins the catalogue, refreshed now and then.
+  // The upstream's own model list joins the catalogue once the port is open (the catalogue
+  // serves its known models until then), and is refreshed now and then.
   const learnModels = () =>
     upstream.listModels(shutdown.signal).then(
       (ids) => catalogue.learn(ids),
       (err: unknown) => logger.warn({ err }, "could not list the upstream's models"),
     );
-  void learnModels();
   const relearn = setInterval(learnModels, 10 * 60_000).unref();
   const fetcher = new SafeFetch({
     policy: config.fetchAllowPrivate ? anyAddress : publicUnicastOnly,
@@ -124,6 +124,7 @@ export async function startGateway(
     }),
   );
   const address = await server.listen(config.port, config.host);
+  void learnModels();
   // Optionally /metrics (and the probes) on a port of their own, off the traffic port.
   const metricsServer =
     config.metricsPort === undefined
