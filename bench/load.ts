@@ -23,6 +23,8 @@ interface Task {
   prompt: string;
   count?: number;
   concurrency?: number;
+  /** capacity: the concurrency steps, run in turn, `seconds` each. */
+  concurrencies?: number[];
   seconds?: number;
   bytesPerSecond?: number;
   protocol?: "grpc" | "connect";
@@ -31,7 +33,7 @@ interface Task {
 const task = JSON.parse(process.argv[2]!) as Task;
 const target = targets(task.urls, task.key).find((t) => t.name === task.target)!;
 const pool = new Pool(target.origin, {
-  connections: Math.max(1, task.concurrency ?? 1),
+  connections: Math.max(1, task.concurrency ?? 1, ...(task.concurrencies ?? [])),
   pipelining: 1,
 });
 
@@ -86,24 +88,33 @@ async function main(): Promise<unknown> {
       return { latencies };
     }
     case "capacity": {
-      const latencies: number[] = [];
-      let errors = 0;
-      const until = performance.now() + task.seconds! * 1000;
-      await Promise.all(
-        Array.from({ length: task.concurrency! }, async () => {
-          while (performance.now() < until) {
-            const r = await call(false).catch(() => ({ ok: false, ms: 0, bytes: 0 }));
-            if (r.ok) latencies.push(r.ms);
-            else errors++;
-          }
-        }),
-      );
-      return {
-        requests: latencies.length,
-        errors,
-        seconds: task.seconds,
-        latencies: sample(latencies),
-      };
+      const steps = [];
+      for (const concurrency of task.concurrencies!) {
+        const latencies: number[] = [];
+        let errors = 0;
+        // The first 200 ms open this step's connections on both hops and are not counted.
+        const from = performance.now() + 200;
+        const until = from + task.seconds! * 1000;
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (performance.now() < until) {
+              const started = performance.now();
+              const r = await call(false).catch(() => ({ ok: false, ms: 0, bytes: 0 }));
+              if (started < from) continue;
+              if (r.ok) latencies.push(r.ms);
+              else errors++;
+            }
+          }),
+        );
+        steps.push({
+          concurrency,
+          requests: latencies.length,
+          errors,
+          seconds: task.seconds,
+          latencies: sample(latencies),
+        });
+      }
+      return { steps };
     }
     case "ttft": {
       const ttft: number[] = [];
