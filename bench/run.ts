@@ -674,7 +674,11 @@ async function main(): Promise<void> {
   // 10. Cold start: spawn to ready.
   if (want(10)) {
     const times: number[] = [];
-    for (let i = 0; i < (QUICK ? 3 : 5); i++) {
+    // The servers sharing the gateway's core are stopped meanwhile (an idle one may still
+    // collect garbage), and seven starts at least: one start swings by ±50 ms on this VM.
+    const others = [...Object.values(servers), ...(resting ? [resting.process] : [])];
+    for (const s of others) s.kill("SIGSTOP");
+    for (let i = 0; i < (QUICK ? 7 : 11); i++) {
       const port = await freePort();
       const started = performance.now();
       const g = start(GEMINATE, { ...geminateEnv, PORT: String(port) }, CORES.gateway);
@@ -682,6 +686,7 @@ async function main(): Promise<void> {
       times.push(performance.now() - started);
       g.kill("SIGKILL");
     }
+    for (const s of others) s.kill("SIGCONT");
     const t = median(times);
     rows.push({
       id: 10,

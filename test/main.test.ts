@@ -57,6 +57,10 @@ test("npm start without a key serves on the embedded emulator and says so; SIGTE
   const health = await fetch(`http://127.0.0.1:${port}/healthz`);
   assert.equal(health.status, 200);
   assert.equal(health.headers.get("x-geminate-upstream"), "emulator");
+  // The bundle takes only parts of prom-client: the default and the gateway's own metrics.
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(metrics, /^process_cpu_user_seconds_total /m);
+  assert.match(metrics, /^# TYPE gen_ai_server_request_duration_seconds histogram$/m);
   // Reflection reads the descriptor set beside the bundle.
   const reflection = new GrpcReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   assert.deepEqual(
