@@ -11,7 +11,7 @@ import { build, type Plugin } from "esbuild";
 //
 // Layout of OUT (default dist/):
 //   main.cjs                 entry (scripts/main.cjs): loads the bundle with its code cache
-//   lib/geminate.cjs         the bundle
+//   lib/geminate.cjs         the bundle, as a function of (exports, require, module, …)
 //   lib/geminate.cache       V8 code cache, made by a short run of the bundle at the end
 //   gen/descriptors.binpb    read by the reflection service at ../gen/ from the bundle, as from
 //                            src/rpc/ in the source tree
@@ -86,7 +86,12 @@ await build({
   // import.meta does not exist in CommonJS; the bundle's own URL stands in for it.
   // esbuildDetection: undici leaves out its experimental Milo parser, as in Node's own bundle.
   define: { "import.meta.url": "__bundle_url", esbuildDetection: "true" },
-  banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+  // The file is one function expression of CommonJS's module parameters, which main.cjs
+  // compiles as it stands: wrapping 1.2 MB of source at start-up would copy it.
+  banner: {
+    js: "(function (exports, require, module, __filename, __dirname) {const __bundle_url = require('node:url').pathToFileURL(__filename).href;",
+  },
+  footer: { js: "})" },
   // The logger loads pino-pretty by name, and only at a terminal.
   external: ["pino-pretty"],
   legalComments: "none",

@@ -21,14 +21,12 @@ try {
 } catch {
   // none yet
 }
-const script = new vm.Script(
-  `(function (exports, require, module, __filename, __dirname) {${fs.readFileSync(bundle, "utf8")}\n})`,
-  {
-    filename: bundle,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  },
-);
+// The bundle is a function expression of the CommonJS module parameters (see scripts/build.ts).
+const script = new vm.Script(fs.readFileSync(bundle, "utf8"), {
+  filename: bundle,
+  cachedData,
+  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
 const stale = !cachedData || script.cachedDataRejected;
 cachedData = undefined; // 1.4 MB that V8 no longer needs
 
