@@ -342,7 +342,7 @@ async function main(): Promise<void> {
           target: name,
           prompt: "hello [emulator words=20]",
           concurrencies: QUICK ? [2, 8, 32] : [1, 2, 4, 8, 16, 32, 64],
-          seconds: QUICK ? 0.5 : 3,
+          seconds: QUICK ? 0.4 : 3,
         });
         if (process.env.BENCH_DEBUG)
           console.error(
@@ -503,7 +503,7 @@ async function main(): Promise<void> {
   // 7. Slow consumers: what is read upstream beyond what clients took, and memory.
   if (want(7)) {
     const concurrency = QUICK ? 10 : 100;
-    const seconds = QUICK ? 2 : 10;
+    const seconds = QUICK ? 1.5 : 10;
     const excess: Record<string, number> = {};
     let rssGrowthMb = 0;
     // Bytes per answer word on each wire, to compare what was read with what was delivered.
