@@ -344,15 +344,6 @@ async function main(): Promise<void> {
           concurrencies: QUICK ? [2, 8, 32] : [1, 2, 4, 8, 16, 32, 64],
           seconds: QUICK ? 0.4 : 3,
         });
-        if (process.env.BENCH_DEBUG)
-          console.error(
-            name,
-            r.steps
-              .map(
-                (s) => `${s.errors} errors, ${s.requests} p99=${pct(s.latencies, 99).toFixed(1)}`,
-              )
-              .join(" | "),
-          );
         for (const step of r.steps)
           if (step.errors === 0 && pct(step.latencies, 99) < 20)
             capacity[name] = Math.max(capacity[name]!, step.requests / step.seconds);

@@ -18,49 +18,48 @@ import { build, type Plugin } from "esbuild";
 
 const root = resolve(import.meta.dirname, "..");
 
+/** A package's import resolved to a module of its own that takes only the parts listed. */
+function packageParts(name: string, contents: string): Plugin {
+  return {
+    name: `${name}-parts`,
+    setup(b) {
+      const filter = new RegExp(`^${name}$`);
+      b.onResolve({ filter }, () => ({ path: name, namespace: `${name}-parts` }));
+      b.onLoad({ filter: /.*/, namespace: `${name}-parts` }, () => ({
+        resolveDir: root,
+        contents,
+      }));
+    },
+  };
+}
+
 /**
  * undici's index loads fetch, WebSocket, caches and mocks (~60 ms of a cold start); geminate
  * uses three of its parts, taken from their own files, plus the request API the index adds to
  * every dispatcher. A name outside this list fails the build; test/main.test.ts runs the bundle.
  */
-const undiciParts: Plugin = {
-  name: "undici-parts",
-  setup(b) {
-    b.onResolve({ filter: /^undici$/ }, () => ({ path: "undici", namespace: "undici-parts" }));
-    b.onLoad({ filter: /.*/, namespace: "undici-parts" }, () => ({
-      resolveDir: root,
-      contents: `
-        import Dispatcher from "undici/lib/dispatcher/dispatcher.js";
-        import * as api from "undici/lib/api/index.js";
-        Object.assign(Dispatcher.prototype, api);
-        export { default as Pool } from "undici/lib/dispatcher/pool.js";
-        export { default as Agent } from "undici/lib/dispatcher/agent.js";
-        export { default as buildConnector } from "undici/lib/core/connect.js";`,
-    }));
-  },
-};
+const undiciParts = packageParts(
+  "undici",
+  `import Dispatcher from "undici/lib/dispatcher/dispatcher.js";
+  import * as api from "undici/lib/api/index.js";
+  Object.assign(Dispatcher.prototype, api);
+  export { default as Pool } from "undici/lib/dispatcher/pool.js";
+  export { default as Agent } from "undici/lib/dispatcher/agent.js";
+  export { default as buildConnector } from "undici/lib/core/connect.js";`,
+);
+
 /**
  * prom-client's index also loads its push gateway client (https, hence tls), cluster
  * aggregation (node:cluster) and summaries; geminate uses the five parts below.
  */
-const promClientParts: Plugin = {
-  name: "prom-client-parts",
-  setup(b) {
-    b.onResolve({ filter: /^prom-client$/ }, () => ({
-      path: "prom-client",
-      namespace: "prom-client-parts",
-    }));
-    b.onLoad({ filter: /.*/, namespace: "prom-client-parts" }, () => ({
-      resolveDir: root,
-      contents: `
-        export { default as Registry } from "prom-client/lib/registry.js";
-        export { default as Counter } from "prom-client/lib/counter.js";
-        export { default as Gauge } from "prom-client/lib/gauge.js";
-        export { default as Histogram } from "prom-client/lib/histogram.js";
-        export { default as collectDefaultMetrics } from "prom-client/lib/defaultMetrics.js";`,
-    }));
-  },
-};
+const promClientParts = packageParts(
+  "prom-client",
+  `export { default as Registry } from "prom-client/lib/registry.js";
+  export { default as Counter } from "prom-client/lib/counter.js";
+  export { default as Gauge } from "prom-client/lib/gauge.js";
+  export { default as Histogram } from "prom-client/lib/histogram.js";
+  export { default as collectDefaultMetrics } from "prom-client/lib/defaultMetrics.js";`,
+);
 
 /**
  * rxjs's "node" export is its CommonJS build, which loads every operator (~10 ms); its ES
@@ -128,16 +127,16 @@ async function warmUp(dir: string): Promise<void> {
     void exited.then(() => reject(new Error(`the warm-up run exited early:\n${log}`)));
   });
   const base = `http://127.0.0.1:${port}`;
-  const post = (path: string, body: unknown, type = "application/json") =>
-    fetch(base + path, {
-      method: "POST",
-      headers: { "content-type": type },
-      body: JSON.stringify(body),
-    }).then(expectOk);
   const expectOk = async (r: Response) => {
     if (!r.ok) throw new Error(`warm-up call: HTTP ${r.status} ${await r.text()}`);
     await r.text();
   };
+  const post = (path: string, body: unknown) =>
+    fetch(base + path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(expectOk);
   const chat = { model: "gemini-2.5-flash", messages: [{ role: "user", content: "warm up" }] };
   for (let i = 0; i < 3; i++) {
     await post("/v1/chat/completions", chat);

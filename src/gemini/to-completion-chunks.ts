@@ -115,7 +115,7 @@ export class ChunkTranslator {
         if (call.name && call.willContinue) {
           // The start of a call whose arguments follow in pieces.
           this.#streamed.set(index, {
-            id: call.id || `${GENERATED_PREFIX}${this.#context.newId()}`,
+            id: call.id ?? "",
             name: call.name,
             signature: part.thoughtSignature ?? "",
             args: {},
@@ -130,7 +130,7 @@ export class ChunkTranslator {
           toolCalls.push(
             this.#toolCall(
               index,
-              call.id || "",
+              call.id ?? "",
               call.name,
               call.args ?? {},
               part.thoughtSignature ?? "",

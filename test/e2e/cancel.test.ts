@@ -94,7 +94,6 @@ describe("cancellation and backpressure over SSE", () => {
     assert.equal((total.match(/"content":"[a-z]+ ?"/g) ?? []).length, words);
     // Kernel socket buffers on both hops hold a few MB on loopback; what matters is that the
     // upstream did not run to the end of the answer while the client was not reading.
-    console.log(`paused: ${sentWhilePaused} of ${sentInAll} bytes`);
     assert.ok(sentWhilePaused < sentInAll / 2, `paused: ${sentWhilePaused} of ${sentInAll} bytes`);
   });
 });
@@ -142,7 +141,6 @@ describe("backpressure over HTTP/2 on both hops (gRPC caller, h2c upstream)", ()
     // 32 held frames and the caller's 64 KiB window stand for: a gRPC frame is ~8× smaller than
     // the Gemini event it comes from, so ~1 MB in all. An HTTP/1.1 upstream adds megabytes of
     // kernel buffers (the SSE test above).
-    console.log(`paused: ${sentWhilePaused} of ${sentInAll} bytes`);
     assert.ok(
       sentWhilePaused < 2 * 1024 * 1024,
       `paused: ${sentWhilePaused} of ${sentInAll} bytes`,
