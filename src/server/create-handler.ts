@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import type http2 from "node:http2";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
@@ -6,26 +5,27 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Chat } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
 import { tap } from "../core/tap.ts";
-import {
-  ChatService,
-  type Completion,
-  type CompletionChunk,
-  type Usage,
-} from "../gen/geminate/v1/chat_pb.js";
+import { ChatService, type Completion, type CompletionChunk } from "../gen/geminate/v1/chat_pb.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { createOpenAIHandler } from "../openai/openai-handler.ts";
 import { notFound, sendError, sendJson } from "../openai/send.ts";
 import { chatService } from "../rpc/chat-service.ts";
+import { grpcStreamComplete } from "../rpc/grpc-stream-complete.ts";
 import { healthService } from "../rpc/health-service.ts";
 import type { HealthState } from "../rpc/health-state.ts";
 import { reflectionService } from "../rpc/reflection-service.ts";
 import { specGrpcMessage } from "../rpc/spec-grpc-message.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { type CallObserver, type CallRecord, callRecordKey } from "./call-record.ts";
+import { ChatCalls, usageTrailers } from "./chat-calls.ts";
 import type { ClientKeys } from "./client-keys.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
+import { requestId } from "./request-id.ts";
+
+/** Deadlines longer than a day are refused (InvalidArgument) rather than silently cut. */
+const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 
 export interface HandlerOptions {
   chat: Chat;
@@ -47,12 +47,6 @@ export interface HandlerOptions {
   upstreamLabel?: string;
 }
 
-/** The request id: the caller's `x-request-id` when it looks sane, else a fresh one. */
-function requestId(header: string | string[] | null | undefined): string {
-  const value = Array.isArray(header) ? header[0] : header;
-  return value && /^[\w.:-]{1,128}$/.test(value) ? value : randomUUID();
-}
-
 /**
  * The one request handler for both HTTP versions: connect-node serves ChatService (gRPC,
  * Connect, gRPC-Web), health and reflection; everything else falls back to the OpenAI facade
@@ -68,43 +62,30 @@ export function createHandler(options: HandlerOptions) {
     limiter,
   });
 
-  /**
-   * ChatService calls: the client key (health and reflection stay open: probes and tools carry
-   * no keys), the rate limit, the call's log line with its usage, and usage trailers.
-   */
+  const calls = new ChatCalls(observer, clientKeys, limiter);
+  /** ChatService calls through connect-node: their record, usage trailers and first token. */
   const observe: Interceptor = (next) => async (req) => {
     if (req.service.typeName !== ChatService.typeName) return next(req);
     const type = req.header.get("content-type") ?? "";
-    const record = observer.begin(
-      {
-        id: requestId(req.header.get("x-request-id")),
-        protocol: type.startsWith("application/grpc-web")
-          ? "grpc-web"
-          : type.startsWith("application/grpc")
-            ? "grpc"
-            : "connect",
-        route: `/${req.service.typeName}/${req.method.name}`,
-      },
+    const record = calls.begin(
+      type.startsWith("application/grpc-web")
+        ? "grpc-web"
+        : type.startsWith("application/grpc")
+          ? "grpc"
+          : "connect",
+      req.method.name,
+      (name) => req.header.get(name),
       req.header,
     );
     req.contextValues.set(callRecordKey, record);
-    const finish = () => {
-      if (record.usage) limiter?.charge(record.client ?? "anonymous", record.usage.totalTokens);
-      record.cancelled =
-        req.signal.aborted && ConnectError.from(req.signal.reason).code === Code.Canceled;
-      observer.end(record);
-    };
     try {
-      record.client = clientKeys.identify(req.header.get("authorization"));
-      if (record.client === undefined)
-        throw new ConnectError("a valid API key is required", Code.Unauthenticated);
-      if (req.method.name !== "ListModels") limiter?.admit(record.client);
       const res = await next(req);
       res.header.set("x-request-id", record.id);
       if (!res.stream) {
-        record.usage = (res.message as Partial<Completion>).usage;
-        setUsageTrailers(res.trailer, record.usage);
-        finish();
+        const usage = (res.message as Partial<Completion>).usage;
+        record.usage = usage;
+        if (usage) setTrailers(res.trailer, usageTrailers(usage));
+        calls.end(record, req.signal);
         return res;
       }
       return {
@@ -112,30 +93,29 @@ export function createHandler(options: HandlerOptions) {
         message: tap(
           res.message,
           (frame) => {
-            const chunk = frame as Partial<CompletionChunk>;
-            if (chunk.usage) {
-              record.usage = chunk.usage;
-              setUsageTrailers(res.trailer, chunk.usage);
-            }
-            if (
-              record.firstToken === undefined &&
-              chunk.choices?.some((c) => c.delta?.content || c.delta?.toolCalls.length)
-            ) {
-              record.firstToken = performance.now();
-            }
+            const usage = calls.frame(record, frame as CompletionChunk);
+            if (usage) setTrailers(res.trailer, usageTrailers(usage));
           },
           (err) => {
             if (err !== undefined) record.error = err;
-            finish();
+            calls.end(record, req.signal);
           },
         ),
       };
     } catch (err) {
       record.error = err;
-      finish();
+      calls.end(record, req.signal);
       throw err;
     }
   };
+
+  const grpcStream = grpcStreamComplete({
+    chat: options.chat,
+    calls,
+    maxBodyBytes: options.maxBodyBytes,
+    maxTimeoutMs: MAX_TIMEOUT_MS,
+    shutdownSignal,
+  });
 
   const services = [
     ChatService.typeName,
@@ -154,8 +134,7 @@ export function createHandler(options: HandlerOptions) {
     // The same cap on a gRPC/Connect message as on an HTTP body.
     readMaxBytes: options.maxBodyBytes,
     writeMaxBytes: 64 * 1024 * 1024,
-    // Deadlines longer than a day are refused (InvalidArgument) rather than silently cut.
-    maxTimeoutMs: 24 * 60 * 60 * 1000,
+    maxTimeoutMs: MAX_TIMEOUT_MS,
     shutdownSignal,
     async fallback(req, res) {
       const path = (req.url ?? "/").split("?", 1)[0]!;
@@ -228,17 +207,14 @@ export function createHandler(options: HandlerOptions) {
   ) => {
     if (upstreamLabel) res.setHeader("x-geminate-upstream", upstreamLabel);
     const type = req.headers["content-type"] ?? "";
-    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web"))
+    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
+      if (grpcStream(req, res)) return;
       specGrpcMessage(res);
+    }
     adapter(req, res);
   };
 }
 
-/** ChatService usage also travels in trailers, for proxies and callers that read only metadata. */
-function setUsageTrailers(trailer: Headers, usage: Usage | undefined): void {
-  if (!usage) return;
-  trailer.set("geminate-usage-prompt-tokens", String(usage.promptTokens));
-  trailer.set("geminate-usage-completion-tokens", String(usage.completionTokens));
-  trailer.set("geminate-usage-total-tokens", String(usage.totalTokens));
-  trailer.set("geminate-usage-reasoning-tokens", String(usage.reasoningTokens));
+function setTrailers(trailer: Headers, values: Record<string, string>): void {
+  for (const [name, value] of Object.entries(values)) trailer.set(name, value);
 }
