@@ -12,7 +12,7 @@ import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflect
 import { createOpenAIHandler } from "../openai/openai-handler.ts";
 import { notFound, sendError, sendJson } from "../openai/send.ts";
 import { chatService } from "../rpc/chat-service.ts";
-import { grpcStreamComplete } from "../rpc/grpc-stream-complete.ts";
+import { directStreamComplete } from "../rpc/direct-stream-complete.ts";
 import { healthService } from "../rpc/health-service.ts";
 import type { HealthState } from "../rpc/health-state.ts";
 import { reflectionService } from "../rpc/reflection-service.ts";
@@ -109,7 +109,7 @@ export function createHandler(options: HandlerOptions) {
     }
   };
 
-  const grpcStream = grpcStreamComplete({
+  const direct = directStreamComplete({
     chat: options.chat,
     calls,
     maxBodyBytes: options.maxBodyBytes,
@@ -207,11 +207,9 @@ export function createHandler(options: HandlerOptions) {
   ) => {
     if (upstreamLabel) res.setHeader("x-geminate-upstream", upstreamLabel);
     const type = req.headers["content-type"] ?? "";
-    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web")) {
-      if (grpcStream(req, res)) return;
+    if (type.startsWith("application/grpc") && !type.startsWith("application/grpc-web"))
       specGrpcMessage(res);
-    }
-    adapter(req, res);
+    if (!direct(req, res)) adapter(req, res);
   };
 }
 

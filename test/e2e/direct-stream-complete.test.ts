@@ -2,12 +2,22 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { type MessageInitShape, toJson } from "@bufbuild/protobuf";
+import { ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import {
+  ChatService,
+  type CompleteRequestSchema,
+  CompletionChunkSchema,
+  Role,
+} from "../../src/gen/geminate/v1/chat_pb.js";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
-// StreamComplete over plain gRPC has a direct path of its own (src/rpc/grpc-stream-complete.ts);
-// compressed calls still go through connect-node. A caller must not be able to tell them apart.
+// StreamComplete over binary, uncompressed gRPC and Connect has a direct path of its own
+// (src/rpc/direct-stream-complete.ts); compressed gRPC and JSON Connect calls still go through
+// connect-node. A caller must not be able to tell them apart.
 
 const PROTO = fileURLToPath(new URL("../../proto/geminate/v1/chat.proto", import.meta.url));
 const GZIP = 2; // grpc-js compression algorithm ids: 0 identity, 1 deflate, 2 gzip
@@ -161,6 +171,72 @@ describe("StreamComplete over gRPC: the direct path answers as connect-node does
     assert.ok(ok.messages > 1);
   });
 });
+
+describe("StreamComplete over Connect: the direct path (binary) answers as connect-node (JSON) does", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ env: { GEMINATE_API_KEYS: "secret" } });
+  });
+  after(() => stack.close());
+
+  /** Frames (without id and time), trailers and error, as a connect-node client sees them. */
+  async function connectCall(binary: boolean, request: Ask, key = "secret") {
+    const client = createClient(
+      ChatService,
+      createConnectTransport({ baseUrl: stack.url, httpVersion: "2", useBinaryFormat: binary }),
+    );
+    const frames: unknown[] = [];
+    const trailer: Record<string, string> = {};
+    let error: { code: number; message: string; retryAfter: string | null } | undefined;
+    try {
+      for await (const frame of client.streamComplete(request, {
+        headers: { authorization: `Bearer ${key}` },
+        onTrailer: (t) =>
+          t.forEach((v, k) => {
+            trailer[k] = v;
+          }),
+      })) {
+        const {
+          id: _id,
+          created: _created,
+          ...rest
+        } = toJson(CompletionChunkSchema, frame) as Record<string, unknown>;
+        frames.push(rest);
+      }
+    } catch (err) {
+      const e = ConnectError.from(err);
+      error = { code: e.code, message: e.rawMessage, retryAfter: e.metadata.get("retry-after") };
+    }
+    return { frames, trailer, error };
+  }
+
+  const say = (text: string, extra: Ask = {}): Ask => ({
+    model: "gemini-2.5-flash",
+    messages: [{ role: Role.USER, content: [{ part: { case: "text", value: text } }] }],
+    ...extra,
+  });
+
+  test("the same frames, usage and errors either way", async () => {
+    const cases: [Ask, string][] = [
+      [say("[emulator words=9 chunk=2] hi"), "secret"],
+      [say("x"), "wrong"],
+      [say("x", { temperature: 7 }), "secret"],
+      [say("[emulator fail=429]"), "secret"],
+      [say("[emulator words=50 fail=midstream]"), "secret"],
+    ];
+    for (const [request, key] of cases) {
+      const direct = await connectCall(true, request, key);
+      const json = await connectCall(false, request, key);
+      assert.deepEqual(direct, json, JSON.stringify(request));
+    }
+    const ok = await connectCall(true, cases[0]![0]);
+    assert.equal(ok.error, undefined);
+    assert.ok(ok.frames.length >= 6);
+    assert.match(ok.trailer["geminate-usage-total-tokens"] ?? "", /^[1-9]\d*$/);
+  });
+});
+
+type Ask = MessageInitShape<typeof CompleteRequestSchema>;
 
 /** A CompleteRequest for gemini-2.5-flash, enveloped, written by hand (no protobuf library). */
 function encodeRequest(text = "[emulator words=3] hi"): Buffer {
