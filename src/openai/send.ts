@@ -12,6 +12,8 @@ export interface NodeResponse {
   end(chunk: string): unknown;
   on(event: "drain" | "close", listener: () => void): unknown;
   off(event: "drain" | "close", listener: () => void): unknown;
+  cork(): void;
+  uncork(): void;
 }
 
 export function sendJson(

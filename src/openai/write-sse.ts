@@ -1,5 +1,6 @@
 import { toConnectError } from "../core/gateway-error.ts";
 import type { CompletionChunk, Usage } from "../gen/geminate/v1/chat_pb.js";
+import { TurnCork } from "../server/turn-cork.ts";
 import { ChunkRenderer } from "./render-chunk.ts";
 import { renderError } from "./render-error.ts";
 import { type NodeResponse, sendError } from "./send.ts";
@@ -39,6 +40,7 @@ export async function writeSse(
     gone = true;
   };
   res.on("close", onClose);
+  const cork = new TurnCork(res);
   // A tick every half period: a ping when nothing was written since the last tick.
   const pinger = setInterval(() => {
     if (wrote || gone) {
@@ -69,9 +71,11 @@ export async function writeSse(
         const json = renderer.render(next.value);
         if (json === undefined) continue;
         wrote = true;
+        cork.hold();
         if (!res.write(`data: ${json}\n\n`)) await drained(res, signal);
       }
     } catch (err) {
+      cork.release();
       if (gone) return { outcome: "gone", error: err, usage, firstToken };
       if (!headersSent) {
         sendError(res, toConnectError(err));
@@ -81,6 +85,7 @@ export async function writeSse(
       res.end("data: [DONE]\n\n");
       return { outcome: "failed", error: err, usage, firstToken };
     }
+    cork.release();
     if (gone) return { outcome: "gone", usage, firstToken };
     if (!headersSent) res.writeHead(200, SSE_HEADERS);
     res.end("data: [DONE]\n\n");

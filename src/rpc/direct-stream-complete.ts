@@ -13,6 +13,7 @@ import {
 } from "../gen/geminate/v1/chat_pb.js";
 import type { CallRecord } from "../server/call-record.ts";
 import { type ChatCalls, usageTrailers } from "../server/chat-calls.ts";
+import { TurnCork } from "../server/turn-cork.ts";
 
 export interface DirectStreamOptions {
   chat: Chat;
@@ -35,6 +36,8 @@ interface Response {
   addTrailers(headers: Record<string, string>): void;
   end(): unknown;
   end(chunk: Uint8Array): unknown;
+  cork(): void;
+  uncork(): void;
   once(event: "close" | "drain", listener: () => void): unknown;
   off(event: "close" | "drain", listener: () => void): unknown;
 }
@@ -143,6 +146,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
     res.once("close", gone);
     shutdownSignal.addEventListener("abort", shutdown, { once: true });
     const trailer = new Headers();
+    const cork = new TurnCork(res);
     let record: CallRecord | undefined;
     let error: ConnectError | undefined;
     try {
@@ -159,6 +163,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
         const usage = calls.frame(record, frame);
         if (usage) for (const [k, v] of Object.entries(usageTrailers(usage))) trailer.set(k, v);
         if (!res.headersSent) res.writeHead(200, { "content-type": protocol.contentType });
+        cork.hold();
         if (!res.write(envelope(0, toBinary(CompletionChunkSchema, frame)))) await drained(res);
         if (call.signal.aborted) throw call.signal.reason;
       }
@@ -171,6 +176,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
       if (record) record.error = err;
     } finally {
       finished = true;
+      cork.release();
       clearTimeout(timer);
       res.off("close", gone);
       shutdownSignal.removeEventListener("abort", shutdown);

@@ -42,6 +42,34 @@ describe("an HTTP/2 upstream", () => {
     assert.equal(answer.choices[0]!.message.content.trim().split(/\s+/).length, 300);
   });
 
+  test("fast answers arrive whole, finish frame and [DONE] included, one after another on one connection", async () => {
+    // Unpaced events arrive many to an upstream read, so their frames leave in batched writes.
+    const { Pool } = await import("undici");
+    const pool = new Pool(stack.url, { connections: 1 });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await pool.request({
+          method: "POST",
+          path: "/v1/chat/completions",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: "gemini-2.5-flash",
+            stream: true,
+            messages: [{ role: "user", content: "[emulator words=3000 chunk=1]" }],
+          }),
+        });
+        const data = sseData(await res.body.text());
+        assert.equal(data.at(-1), "[DONE]", `call ${i}`);
+        const frames = data.slice(0, -1).map((d) => JSON.parse(d));
+        assert.equal(frames.at(-1).choices[0].finish_reason, "stop", `call ${i}`);
+        const words = frames.map((f) => f.choices[0]?.delta?.content ?? "").join("");
+        assert.equal(words.trim().split(/\s+/).length, 3000, `call ${i}`);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
   for (const fault of ["midstream", "reset", "malformed"]) {
     test(`fail=${fault} after the first event ends the stream with an error`, async () => {
       const res = await ask(`[emulator fail=${fault} words=20]`);
