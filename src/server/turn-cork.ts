@@ -1,20 +1,22 @@
 /**
- * Frames that come from one upstream read leave in one socket write, not one each: a response
- * is corked at its first write in a turn of the event loop and uncorked once the turn is done
- * (setImmediate), so nothing waits for a later read. The stream writers measured 15–25 % more
- * frames per CPU-second; a paced stream (one frame per read) is written as before.
+ * Frames that come from one upstream read leave in one socket write, not one each: an HTTP/1.1
+ * response is corked at its first write in a turn of the event loop and uncorked once the turn
+ * is done (setImmediate), so nothing waits for a later read. The SSE writer measured 15–25 %
+ * more frames per CPU-second; a paced stream (one frame per read) is written as before. HTTP/2
+ * responses are left alone: their session already sends a turn's frames together, and corking
+ * its streams added 4–5 ms to the first frame here.
  */
 export class TurnCork {
-  readonly #res: { cork(): void; uncork(): void };
+  readonly #res: { cork(): void; uncork(): void } | undefined;
   #pending: NodeJS.Immediate | undefined;
 
   constructor(res: { cork(): void; uncork(): void }) {
-    this.#res = res;
+    this.#res = "stream" in res ? undefined : res;
   }
 
   /** Before each write. */
   hold(): void {
-    if (this.#pending) return;
+    if (this.#pending || !this.#res) return;
     this.#res.cork();
     this.#pending = setImmediate(this.release);
   }
@@ -24,6 +26,6 @@ export class TurnCork {
     if (!this.#pending) return;
     clearImmediate(this.#pending);
     this.#pending = undefined;
-    this.#res.uncork();
+    this.#res?.uncork();
   };
 }
