@@ -180,10 +180,15 @@ describe("StreamComplete over Connect: the direct path (binary) answers as conne
   after(() => stack.close());
 
   /** Frames (without id and time), trailers and error, as a connect-node client sees them. */
-  async function connectCall(binary: boolean, request: Ask, key = "secret") {
+  async function connectCall(
+    binary: boolean,
+    request: Ask,
+    key = "secret",
+    httpVersion: "1.1" | "2" = "2",
+  ) {
     const client = createClient(
       ChatService,
-      createConnectTransport({ baseUrl: stack.url, httpVersion: "2", useBinaryFormat: binary }),
+      createConnectTransport({ baseUrl: stack.url, httpVersion, useBinaryFormat: binary }),
     );
     const frames: unknown[] = [];
     const trailer: Record<string, string> = {};
@@ -216,7 +221,7 @@ describe("StreamComplete over Connect: the direct path (binary) answers as conne
     ...extra,
   });
 
-  test("the same frames, usage and errors either way", async () => {
+  test("the same frames, usage and errors either way, over HTTP/2 and HTTP/1.1", async () => {
     const cases: [Ask, string][] = [
       [say("[emulator words=9 chunk=2] hi"), "secret"],
       [say("x"), "wrong"],
@@ -224,15 +229,17 @@ describe("StreamComplete over Connect: the direct path (binary) answers as conne
       [say("[emulator fail=429]"), "secret"],
       [say("[emulator words=50 fail=midstream]"), "secret"],
     ];
-    for (const [request, key] of cases) {
-      const direct = await connectCall(true, request, key);
-      const json = await connectCall(false, request, key);
-      assert.deepEqual(direct, json, JSON.stringify(request));
+    for (const version of ["2", "1.1"] as const) {
+      for (const [request, key] of cases) {
+        const direct = await connectCall(true, request, key, version);
+        const json = await connectCall(false, request, key, version);
+        assert.deepEqual(direct, json, `HTTP/${version} ${JSON.stringify(request)}`);
+      }
+      const ok = await connectCall(true, cases[0]![0], "secret", version);
+      assert.equal(ok.error, undefined);
+      assert.ok(ok.frames.length >= 6);
+      assert.match(ok.trailer["geminate-usage-total-tokens"] ?? "", /^[1-9]\d*$/);
     }
-    const ok = await connectCall(true, cases[0]![0]);
-    assert.equal(ok.error, undefined);
-    assert.ok(ok.frames.length >= 6);
-    assert.match(ok.trailer["geminate-usage-total-tokens"] ?? "", /^[1-9]\d*$/);
   });
 });
 
