@@ -1,5 +1,6 @@
 import type http from "node:http";
 import { knownUpstreamModels } from "../core/models.ts";
+import { drained } from "../server/drained.ts";
 import { OnePortServer } from "../server/one-port-server.ts";
 import { fillerWords, readScript, type Script } from "./script.ts";
 
@@ -416,18 +417,6 @@ function readBody(req: http.IncomingMessage): Promise<string> {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
-  });
-}
-
-function drained(res: http.ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
   });
 }
 

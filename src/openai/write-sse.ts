@@ -1,5 +1,6 @@
 import { toConnectError } from "../core/gateway-error.ts";
 import type { CompletionChunk, Usage } from "../gen/geminate/v1/chat_pb.js";
+import { drained } from "../server/drained.ts";
 import { TurnCork } from "../server/turn-cork.ts";
 import { ChunkRenderer } from "./render-chunk.ts";
 import { renderError } from "./render-error.ts";
@@ -94,18 +95,4 @@ export async function writeSse(
     clearInterval(pinger);
     res.off("close", onClose);
   }
-}
-
-/** Resolves on 'drain', or when the client is gone (`signal` aborts on close). */
-function drained(res: NodeResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    res.on("drain", done);
-    signal.addEventListener("abort", done);
-    if (signal.aborted) done();
-  });
 }

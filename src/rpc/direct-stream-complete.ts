@@ -13,6 +13,7 @@ import {
 } from "../gen/geminate/v1/chat_pb.js";
 import type { CallRecord } from "../server/call-record.ts";
 import { type ChatCalls, usageTrailers } from "../server/chat-calls.ts";
+import { drained } from "../server/drained.ts";
 import { TurnCork } from "../server/turn-cork.ts";
 
 export interface DirectStreamOptions {
@@ -38,6 +39,7 @@ interface Response {
   end(chunk: Uint8Array): unknown;
   cork(): void;
   uncork(): void;
+  on(event: "close" | "drain", listener: () => void): unknown;
   once(event: "close" | "drain", listener: () => void): unknown;
   off(event: "close" | "drain", listener: () => void): unknown;
 }
@@ -268,19 +270,6 @@ function envelope(flags: number, message: Uint8Array): Buffer {
   out.writeUInt32BE(message.length, 1);
   out.set(message, 5);
   return out;
-}
-
-/** Resolves when the response can take more, or is gone (the caller then sees the abort). */
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.once("drain", done);
-    res.once("close", done);
-  });
 }
 
 function firstOf(value: string | string[] | undefined): string | undefined {

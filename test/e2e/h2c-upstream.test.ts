@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Pool } from "undici";
 import { post, sseData } from "../helpers/sse.ts";
 import { type Stack, startStack } from "../helpers/stack.ts";
 
@@ -44,7 +45,6 @@ describe("an HTTP/2 upstream", () => {
 
   test("fast answers arrive whole, finish frame and [DONE] included, one after another on one connection", async () => {
     // Unpaced events arrive many to an upstream read, so their frames leave in batched writes.
-    const { Pool } = await import("undici");
     const pool = new Pool(stack.url, { connections: 1 });
     try {
       for (let i = 0; i < 4; i++) {
