@@ -426,7 +426,7 @@ async function main(): Promise<void> {
   // of the gateway's own process: what one core of it can carry.
   if (want(5)) {
     // Enough frames that CPU time (10 ms ticks) is measured to a few per cent.
-    const words = QUICK ? 40_000 : 100_000;
+    const words = QUICK ? 30_000 : 100_000;
     const r = await rounds<{ frames: number; ms: number }>(
       { kind: "throughput", prompt: `[emulator words=${words} chunk=1]` },
       (x, cpu) => [x.frames / cpu, x.frames / (x.ms / 1000)],
@@ -562,8 +562,14 @@ async function main(): Promise<void> {
     // core the emulator also uses) are slower than geminate and would be measured instead. One
     // unmeasured run first: the SSE path is warm from the other scenarios, gRPC's is not.
     const warmRate = async (task: Record<string, unknown>) => {
-      const full = { urls, target: "geminate", prompt: "[emulator words=20000 chunk=1]", ...task };
-      await load({ ...full, prompt: "[emulator words=5000 chunk=1]" });
+      const words = QUICK ? 10_000 : 20_000;
+      const full = {
+        urls,
+        target: "geminate",
+        prompt: `[emulator words=${words} chunk=1]`,
+        ...task,
+      };
+      await load({ ...full, prompt: "[emulator words=3000 chunk=1]" });
       const cpu = cpuSeconds(geminate);
       const r = await load<{ frames: number; ms: number }>(full);
       return { perMs: r.frames / r.ms, perCpu: r.frames / (cpuSeconds(geminate) - cpu) };
