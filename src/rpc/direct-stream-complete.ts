@@ -147,6 +147,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
     };
     res.once("close", gone);
     shutdownSignal.addEventListener("abort", shutdown, { once: true });
+    if (shutdownSignal.aborted) shutdown();
     const trailer = new Headers();
     const cork = new TurnCork(res);
     let record: CallRecord | undefined;
