@@ -12,7 +12,7 @@ import {
   CompletionChunkSchema,
 } from "../gen/geminate/v1/chat_pb.js";
 import type { CallRecord } from "../server/call-record.ts";
-import { type ChatCalls, usageTrailers } from "../server/chat-calls.ts";
+import type { ChatCalls } from "../server/chat-calls.ts";
 import { drained } from "../server/drained.ts";
 import { TurnCork } from "../server/turn-cork.ts";
 
@@ -40,7 +40,6 @@ interface Response {
   cork(): void;
   uncork(): void;
   on(event: "close" | "drain", listener: () => void): unknown;
-  once(event: "close" | "drain", listener: () => void): unknown;
   off(event: "close" | "drain", listener: () => void): unknown;
 }
 
@@ -145,7 +144,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
     const gone = () => {
       if (!finished) abort(new ConnectError("the call was cancelled", Code.Canceled));
     };
-    res.once("close", gone);
+    res.on("close", gone);
     shutdownSignal.addEventListener("abort", shutdown, { once: true });
     if (shutdownSignal.aborted) shutdown();
     const trailer = new Headers();
@@ -163,8 +162,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
         headers: record.upstreamHeaders,
       });
       for await (const frame of frames) {
-        const usage = calls.frame(record, frame);
-        if (usage) for (const [k, v] of Object.entries(usageTrailers(usage))) trailer.set(k, v);
+        calls.frame(record, frame, trailer);
         if (!res.headersSent) res.writeHead(200, { "content-type": protocol.contentType });
         cork.hold();
         if (!res.write(envelope(0, toBinary(CompletionChunkSchema, frame)))) await drained(res);

@@ -51,16 +51,18 @@ export class ChatCalls {
     }
   }
 
-  /** A frame on its way out; returns the usage it carries, for the trailers. */
-  frame(record: CallRecord, chunk: CompletionChunk): Usage | undefined {
+  /** A frame on its way out: the first token's time, and its usage (also in the trailers). */
+  frame(record: CallRecord, chunk: CompletionChunk, trailer: Headers): void {
     if (
       record.firstToken === undefined &&
       chunk.choices.some((c) => c.delta?.content || c.delta?.toolCalls.length)
     ) {
       record.firstToken = performance.now();
     }
-    if (chunk.usage) record.usage = chunk.usage;
-    return chunk.usage;
+    if (chunk.usage) {
+      record.usage = chunk.usage;
+      setUsageTrailers(trailer, chunk.usage);
+    }
   }
 
   /** The call is over: its tokens are charged and its line logged. */
@@ -73,11 +75,9 @@ export class ChatCalls {
 }
 
 /** ChatService usage also travels in trailers, for proxies and callers that read only metadata. */
-export function usageTrailers(usage: Usage): Record<string, string> {
-  return {
-    "geminate-usage-prompt-tokens": String(usage.promptTokens),
-    "geminate-usage-completion-tokens": String(usage.completionTokens),
-    "geminate-usage-total-tokens": String(usage.totalTokens),
-    "geminate-usage-reasoning-tokens": String(usage.reasoningTokens),
-  };
+export function setUsageTrailers(trailer: Headers, usage: Usage): void {
+  trailer.set("geminate-usage-prompt-tokens", String(usage.promptTokens));
+  trailer.set("geminate-usage-completion-tokens", String(usage.completionTokens));
+  trailer.set("geminate-usage-total-tokens", String(usage.totalTokens));
+  trailer.set("geminate-usage-reasoning-tokens", String(usage.reasoningTokens));
 }

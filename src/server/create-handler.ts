@@ -19,7 +19,7 @@ import { reflectionService } from "../rpc/reflection-service.ts";
 import { specGrpcMessage } from "../rpc/spec-grpc-message.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { type CallObserver, type CallRecord, callRecordKey } from "./call-record.ts";
-import { ChatCalls, usageTrailers } from "./chat-calls.ts";
+import { ChatCalls, setUsageTrailers } from "./chat-calls.ts";
 import type { ClientKeys } from "./client-keys.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { requestId } from "./request-id.ts";
@@ -84,7 +84,7 @@ export function createHandler(options: HandlerOptions) {
       if (!res.stream) {
         const usage = (res.message as Partial<Completion>).usage;
         record.usage = usage;
-        if (usage) setTrailers(res.trailer, usageTrailers(usage));
+        if (usage) setUsageTrailers(res.trailer, usage);
         calls.end(record, req.signal);
         return res;
       }
@@ -92,10 +92,7 @@ export function createHandler(options: HandlerOptions) {
         ...res,
         message: tap(
           res.message,
-          (frame) => {
-            const usage = calls.frame(record, frame as CompletionChunk);
-            if (usage) setTrailers(res.trailer, usageTrailers(usage));
-          },
+          (frame) => calls.frame(record, frame as CompletionChunk, res.trailer),
           (err) => {
             if (err !== undefined) record.error = err;
             calls.end(record, req.signal);
@@ -211,8 +208,4 @@ export function createHandler(options: HandlerOptions) {
       specGrpcMessage(res);
     if (!direct(req, res)) adapter(req, res);
   };
-}
-
-function setTrailers(trailer: Headers, values: Record<string, string>): void {
-  for (const [name, value] of Object.entries(values)) trailer.set(name, value);
 }
