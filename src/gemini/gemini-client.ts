@@ -159,21 +159,17 @@ export class GeminiClient {
           : undefined;
       /** The call ended on its own: nothing to abort at teardown (aborting allocates). */
       let settled = false;
-      this.#run(path, JSON.stringify(body), options, abort.signal, timeout, subscriber)
-        .then(
-          () => {
-            settled = true;
-            subscriber.complete();
-          },
-          (err: unknown) => {
-            settled = true;
-            if (timedOut) subscriber.error(timedOut);
-            else if (!abort.signal.aborted) subscriber.error(transportError(err));
-          },
-        )
-        .finally(() => {
-          clearTimeout(maxTimer);
-        });
+      this.#run(path, JSON.stringify(body), options, abort.signal, timeout, subscriber).then(
+        () => {
+          settled = true;
+          subscriber.complete();
+        },
+        (err: unknown) => {
+          settled = true;
+          if (timedOut) subscriber.error(timedOut);
+          else if (!abort.signal.aborted) subscriber.error(transportError(err));
+        },
+      );
       return () => {
         this.#inflight--;
         clearTimeout(maxTimer);

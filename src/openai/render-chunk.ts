@@ -27,8 +27,8 @@ const FINISH_REASONS = {
 export class ChunkRenderer {
   #prefix: string | undefined;
   readonly #includeUsage: boolean;
-  /** Images sent so far per choice: each image's index in its message. */
-  readonly #images = new Map<number, number>();
+  /** Images sent so far per choice: each image's index in its message (made on first use). */
+  #images: Map<number, number> | undefined;
 
   constructor(includeUsage: boolean) {
     this.#includeUsage = includeUsage;
@@ -64,6 +64,7 @@ export class ChunkRenderer {
     if (d.toolCalls.length)
       json += `,"tool_calls":${JSON.stringify(d.toolCalls.map(toolCallJson))}`;
     if (d.images.length) {
+      this.#images ??= new Map();
       const first = this.#images.get(index) ?? 0;
       this.#images.set(index, first + d.images.length);
       json += `,"images":${JSON.stringify(d.images.map((img, k) => imageJson(img, first + k)))}`;

@@ -1,5 +1,4 @@
 import { Code } from "@connectrpc/connect";
-import { Observable, type OperatorFunction } from "rxjs";
 import { choice, chunk, delta, type FrameHeader } from "../core/frames.ts";
 import { GatewayError } from "../core/gateway-error.ts";
 import { GENERATED_PREFIX } from "../core/tool-call-id.ts";
@@ -40,16 +39,18 @@ export class ChunkTranslator {
    * finishReason on every chunk, and a mid-stream error after it must still fail the answer.
    */
   readonly #finish = new Map<number, string>();
-  /** Tool calls per choice so far: the next call's stable index. */
-  readonly #calls = new Map<number, number>();
+  /**
+   * Tool calls per choice so far: the next call's stable index. This map and the next are made
+   * on first use: most answers have no tool calls, and a stream holds its translator for life.
+   */
+  #calls: Map<number, number> | undefined;
   /**
    * A call whose arguments Vertex is still streaming (functionCall.willContinue), per choice;
    * sent whole once its last piece arrives.
    */
-  readonly #streamed = new Map<
-    number,
-    { id: string; name: string; signature: string; args: Record<string, unknown> }
-  >();
+  #streamed:
+    | Map<number, { id: string; name: string; signature: string; args: Record<string, unknown> }>
+    | undefined;
   /** The prompt was blocked (promptFeedback.blockReason without candidates). */
   #blocked = false;
   /** Latest usageMetadata: Gemini repeats it cumulatively, the last one holds the totals. */
@@ -89,7 +90,7 @@ export class ChunkTranslator {
     for (const [index, native] of this.#finish) {
       let reason = this.#blocked ? FinishReason.CONTENT_FILTER : mapFinishReason(native);
       // Gemini ends a function-call turn with STOP; OpenAI clients loop on "tool_calls".
-      if (reason === FinishReason.STOP && this.#calls.has(index)) reason = FinishReason.TOOL_CALLS;
+      if (reason === FinishReason.STOP && this.#calls?.has(index)) reason = FinishReason.TOOL_CALLS;
       emit(chunk(header, [choice(index, delta(), reason, native)]));
     }
     // Always a usage frame, so include_usage callers get one; zeros when Gemini sent none.
@@ -111,9 +112,10 @@ export class ChunkTranslator {
     for (const part of candidate.content?.parts ?? []) {
       if (part.functionCall) {
         const call = part.functionCall;
-        const open = this.#streamed.get(index);
+        const open = this.#streamed?.get(index);
         if (call.name && call.willContinue) {
           // The start of a call whose arguments follow in pieces.
+          this.#streamed ??= new Map();
           this.#streamed.set(index, {
             id: call.id ?? "",
             name: call.name,
@@ -123,7 +125,7 @@ export class ChunkTranslator {
         } else if (open && !call.name) {
           for (const piece of call.partialArgs ?? []) setPath(open.args, piece);
           if (!call.willContinue) {
-            this.#streamed.delete(index);
+            this.#streamed?.delete(index);
             toolCalls.push(this.#toolCall(index, open.id, open.name, open.args, open.signature));
           }
         } else if (call.name) {
@@ -173,6 +175,7 @@ export class ChunkTranslator {
   }
 
   #toolCall(index: number, id: string, name: string, args: unknown, signature: string): ToolCall {
+    this.#calls ??= new Map();
     const next = this.#calls.get(index) ?? 0;
     this.#calls.set(index, next + 1);
     return {
@@ -238,35 +241,4 @@ function convertLogprobs(result: GeminiCandidate["logprobsResult"]): Logprobs | 
       })),
     })),
   };
-}
-
-/** The RxJS face of ChunkTranslator: Gemini events in, delta frames out. */
-export function toCompletionChunks(
-  context: ChunkContext,
-): OperatorFunction<GenerateContentResponse, CompletionChunk> {
-  return (source) =>
-    new Observable<CompletionChunk>((subscriber) => {
-      const translator = new ChunkTranslator(context);
-      const emit = (frame: CompletionChunk) => subscriber.next(frame);
-      return source.subscribe({
-        next(event) {
-          try {
-            translator.push(event, emit);
-          } catch (err) {
-            subscriber.error(err);
-          }
-        },
-        error(err) {
-          subscriber.error(err);
-        },
-        complete() {
-          try {
-            translator.end(emit);
-            subscriber.complete();
-          } catch (err) {
-            subscriber.error(err);
-          }
-        },
-      });
-    });
 }
