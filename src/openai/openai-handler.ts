@@ -6,6 +6,7 @@ import { toConnectError } from "../core/gateway-error.ts";
 import type { CallRecord } from "../server/call-record.ts";
 import type { RateLimiter } from "../server/rate-limiter.ts";
 import { parseChatRequest } from "./chat-request.ts";
+import { PingClock } from "./ping-clock.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { renderCompletion } from "./render-chunk.ts";
 import { type NodeResponse, notFound, sendError, sendJson } from "./send.ts";
@@ -28,7 +29,8 @@ export interface OpenAIHandlerOptions {
  * the path is one of its own.
  */
 export function createOpenAIHandler(options: OpenAIHandlerOptions) {
-  const { chat, maxBodyBytes, modelsCreated, pingMs, limiter } = options;
+  const { chat, maxBodyBytes, modelsCreated, limiter } = options;
+  const pings = new PingClock(options.pingMs);
   const modelJson = (id: string) => ({
     id,
     object: "model",
@@ -48,7 +50,7 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
       limiter?.admit(record.client ?? "anonymous");
       if (call.stream) {
         const frames = chat.stream(call.request, signal, { headers: record.upstreamHeaders });
-        const result = await writeSse(res, frames, call.includeUsage, signal, pingMs);
+        const result = await writeSse(res, frames, call.includeUsage, signal, pings);
         record.usage = result.usage;
         record.firstToken = result.firstToken;
         record.error = result.error;

@@ -2,6 +2,7 @@ import { toConnectError } from "../core/gateway-error.ts";
 import type { CompletionChunk, Usage } from "../gen/geminate/v1/chat_pb.js";
 import { drained } from "../server/drained.ts";
 import { TurnCork } from "../server/turn-cork.ts";
+import type { PingClock } from "./ping-clock.ts";
 import { ChunkRenderer } from "./render-chunk.ts";
 import { renderError } from "./render-error.ts";
 import { type NodeResponse, sendError } from "./send.ts";
@@ -20,20 +21,20 @@ export type SseOutcome = "ok" | "failed" | "gone";
  * before it (bad model, upstream 429) is an ordinary HTTP error; after it, an error becomes a
  * terminal `data: {"error":…}` event that the openai SDK raises, then `[DONE]`. The next frame
  * is pulled only once the socket has drained: a stalled client stalls the upstream read. After
- * `pingMs` of silence (before the first token too, committing the 200) a `: ping` comment keeps
- * idle-timeout proxies from cutting a thinking model off.
+ * half to one ping period of silence (before the first token too, committing the 200) a `: ping`
+ * comment keeps idle-timeout proxies from cutting a thinking model off.
  */
 export async function writeSse(
   res: NodeResponse,
   frames: AsyncIterator<CompletionChunk>,
   includeUsage: boolean,
   signal: AbortSignal,
-  pingMs: number,
+  pings: PingClock,
 ): Promise<{ outcome: SseOutcome; error?: unknown; usage?: Usage; firstToken?: number }> {
   let headersSent = false;
   let usage: Usage | undefined;
   let firstToken: number | undefined;
-  let wrote = false;
+  let wrote = true;
   // The client left (nothing more to write), as opposed to a failure or a shutdown, which the
   // client must be told about.
   let gone = false;
@@ -42,8 +43,10 @@ export async function writeSse(
   };
   res.on("close", onClose);
   const cork = new TurnCork(res);
-  // A tick every half period: a ping when nothing was written since the last tick.
-  const pinger = setInterval(() => {
+  // A tick every half period: a ping when nothing was written since the last tick. The clock
+  // is shared, so its first tick may come at once: it only starts the count (`wrote` starts
+  // true).
+  const tick = () => {
     if (wrote || gone) {
       wrote = false;
       return;
@@ -53,7 +56,8 @@ export async function writeSse(
       headersSent = true;
     }
     res.write(": ping\n\n");
-  }, pingMs / 2);
+  };
+  pings.add(tick);
   try {
     const renderer = new ChunkRenderer(includeUsage);
     try {
@@ -92,7 +96,7 @@ export async function writeSse(
     res.end("data: [DONE]\n\n");
     return { outcome: "ok", usage, firstToken };
   } finally {
-    clearInterval(pinger);
+    pings.delete(tick);
     res.off("close", onClose);
   }
 }
