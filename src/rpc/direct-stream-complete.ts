@@ -14,6 +14,7 @@ import {
 import type { CallRecord } from "../server/call-record.ts";
 import type { ChatCalls } from "../server/chat-calls.ts";
 import { drained } from "../server/drained.ts";
+import type { ShutdownFanout } from "../server/shutdown-fanout.ts";
 import { TurnCork } from "../server/turn-cork.ts";
 
 export interface DirectStreamOptions {
@@ -23,8 +24,8 @@ export interface DirectStreamOptions {
   maxBodyBytes: number;
   /** As connect-node's maxTimeoutMs (longer deadlines are left to it, and it refuses them). */
   maxTimeoutMs: number;
-  /** Aborted when the shutdown grace period is over. */
-  shutdownSignal: AbortSignal;
+  /** Ends every call still running when the shutdown grace period is over. */
+  shutdown: ShutdownFanout;
 }
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
@@ -92,7 +93,7 @@ const PATH = `/${ChatService.typeName}/${ChatService.method.streamComplete.name}
  * statuses, trailers and end-of-stream messages are made with connect's own protocol helpers.
  */
 export function directStreamComplete(options: DirectStreamOptions) {
-  const { chat, calls, maxBodyBytes, maxTimeoutMs, shutdownSignal } = options;
+  const { chat, calls, maxBodyBytes, maxTimeoutMs, shutdown } = options;
 
   /** The protocol and deadline of a call this path takes, or undefined for connect-node's. */
   function take(req: Request): { protocol: Protocol; timeoutMs: number | undefined } | undefined {
@@ -139,14 +140,13 @@ export function directStreamComplete(options: DirectStreamOptions) {
             () => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
             timeoutMs,
           );
-    const shutdown = () => abort(ConnectError.from(shutdownSignal.reason));
+    const ended = () => abort(ConnectError.from(shutdown.signal.reason));
     let finished = false;
     const gone = () => {
       if (!finished) abort(new ConnectError("the call was cancelled", Code.Canceled));
     };
     res.on("close", gone);
-    shutdownSignal.addEventListener("abort", shutdown, { once: true });
-    if (shutdownSignal.aborted) shutdown();
+    shutdown.add(ended);
     const trailer = new Headers();
     const cork = new TurnCork(res);
     let record: CallRecord | undefined;
@@ -180,7 +180,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
       cork.release();
       clearTimeout(timer);
       res.off("close", gone);
-      shutdownSignal.removeEventListener("abort", shutdown);
+      shutdown.delete(ended);
       if (!closed()) protocol.end(res, trailer, error);
       if (record) calls.end(record, call.signal);
     }

@@ -23,6 +23,7 @@ import { ChatCalls, setUsageTrailers } from "./chat-calls.ts";
 import type { ClientKeys } from "./client-keys.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { requestId } from "./request-id.ts";
+import { ShutdownFanout } from "./shutdown-fanout.ts";
 
 /** Deadlines longer than a day are refused (InvalidArgument) rather than silently cut. */
 const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
@@ -106,12 +107,13 @@ export function createHandler(options: HandlerOptions) {
     }
   };
 
+  const shutdown = new ShutdownFanout(shutdownSignal);
   const direct = directStreamComplete({
     chat: options.chat,
     calls,
     maxBodyBytes: options.maxBodyBytes,
     maxTimeoutMs: MAX_TIMEOUT_MS,
-    shutdownSignal,
+    shutdown,
   });
 
   const services = [
@@ -176,10 +178,10 @@ export function createHandler(options: HandlerOptions) {
       const gone = () => {
         if (!done) call.abort();
       };
-      const shutdown = () =>
+      const ended = () =>
         call.abort(new ConnectError("the server is shutting down", Code.Unavailable));
       res.once("close", gone);
-      shutdownSignal.addEventListener("abort", shutdown, { once: true });
+      shutdown.add(ended);
       try {
         if (!(await openai(req, res, path, call.signal, record)))
           notFound(res, `The route ${path}`);
@@ -189,7 +191,7 @@ export function createHandler(options: HandlerOptions) {
       } finally {
         done = true;
         res.off("close", gone);
-        shutdownSignal.removeEventListener("abort", shutdown);
+        shutdown.delete(ended);
         // Aborted without a reason of ours: the client left before the answer was done.
         record.cancelled ||= call.signal.aborted && !(call.signal.reason instanceof ConnectError);
         record.status = res.statusCode;
