@@ -15,7 +15,8 @@ export interface Emulator {
   /** Base URL to use as GEMINI_BASE_URL. */
   readonly url: string;
   /** What the emulator has seen and sent, for tests and benchmarks. */
-  readonly stats: { requests: number; bytesWritten: number; open: number };
+  /** `open`: streams being answered now; `peakOpen`: the most at once so far. */
+  readonly stats: { requests: number; bytesWritten: number; open: number; peakOpen: number };
   /** The request bodies received, newest last (bounded). */
   readonly received: unknown[];
   /** Open client connections (HTTP/1.1 and HTTP/2). */
@@ -52,7 +53,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     think: options.think ?? 12,
     fail: undefined,
   };
-  const stats = { requests: 0, bytesWritten: 0, open: 0 };
+  const stats = { requests: 0, bytesWritten: 0, open: 0, peakOpen: 0 };
   const received: unknown[] = [];
   const models = new Set(knownUpstreamModels());
 
@@ -120,6 +121,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         if (method === "generateContent") return sendUnary(res, answer);
         const sse = url.searchParams.get("alt") === "sse";
         stats.open++;
+        stats.peakOpen = Math.max(stats.peakOpen, stats.open);
         res.once("close", () => stats.open--);
         void sendStream(res, answer, sse, write);
       },

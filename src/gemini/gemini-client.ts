@@ -107,6 +107,10 @@ export class GeminiClient {
       // the stream window from initialWindowSize (h2Options.settings is not read).
       ...h2c,
       initialWindowSize: 128 * 1024,
+      // Streams per connection: the server's SETTINGS decide (undici takes the lower of the
+      // two; Google sends 100). undici's own default of 100 made a burst of calls to a server
+      // that allows more wait for new connections, which the pool opens one at a time.
+      maxConcurrentStreams: 1000,
     });
     // Unary answers are read whole at once, so flow control buys nothing, and Node's
     // HTTP/1.1 client costs less per request: 1.3–2.5× the unary rate here at c=8 to 32.
