@@ -14,6 +14,7 @@ export interface NodeResponse {
   off(event: "drain" | "close", listener: () => void): unknown;
   cork(): void;
   uncork(): void;
+  readonly socket: { cork(): void; uncork(): void } | null;
 }
 
 export function sendJson(

@@ -40,6 +40,7 @@ interface Response {
   end(chunk: Uint8Array): unknown;
   cork(): void;
   uncork(): void;
+  readonly socket: { cork(): void; uncork(): void } | null;
   on(event: "close" | "drain", listener: () => void): unknown;
   off(event: "close" | "drain", listener: () => void): unknown;
 }

@@ -6,11 +6,16 @@
  * responses are left alone: their session already sends a turn's frames together, and corking
  * its streams added 4–5 ms to the first frame here.
  */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 export class TurnCork {
-  readonly #res: { cork(): void; uncork(): void } | undefined;
+  readonly #res: (Corkable & { socket: Corkable | null }) | undefined;
   #pending: NodeJS.Immediate | undefined;
 
-  constructor(res: { cork(): void; uncork(): void }) {
+  constructor(res: Corkable & { socket: Corkable | null }) {
     this.#res = "stream" in res ? undefined : res;
   }
 
@@ -26,6 +31,11 @@ export class TurnCork {
     if (!this.#pending) return;
     clearImmediate(this.#pending);
     this.#pending = undefined;
+    // Node uncorks the socket first and then writes the chunk's length, CRLF, each frame and
+    // CRLF one write each (3 + n system calls); holding the socket corked makes them one.
+    const socket = this.#res?.socket;
+    socket?.cork();
     this.#res?.uncork();
+    socket?.uncork();
   };
 }
