@@ -229,7 +229,8 @@ export class GeminiClient {
       subscriber.next(parseEvent(await readText(response.body, MAX_BODY_BYTES)));
       return;
     }
-    await readEvents(response.body, parseEvent, subscriber, {
+    // Returned, not awaited: this frame is not kept suspended for the stream's whole life.
+    return readEvents(response.body, parseEvent, subscriber, {
       flow: options.flow,
       signal,
       firstEventMs: this.#options.firstByteTimeoutMs,
