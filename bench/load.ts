@@ -221,14 +221,20 @@ async function runTask(task: Task): Promise<unknown> {
       case "rpc": {
         // Loaded only here: every other task starts faster without them.
         const { createClient } = await import("@connectrpc/connect");
-        const { createConnectTransport, createGrpcTransport } = await import(
+        const { createConnectTransport, createGrpcTransport, Http2SessionManager } = await import(
           "@connectrpc/connect-node"
         );
         const { ChatService, Role } = await import("../src/gen/geminate/v1/chat_pb.js");
+        // The task's own HTTP/2 session, closed when it is done (the generator runs on).
+        const sessionManager = new Http2SessionManager(task.urls.geminate);
         const transport =
           task.protocol === "grpc"
-            ? createGrpcTransport({ baseUrl: task.urls.geminate })
-            : createConnectTransport({ baseUrl: task.urls.geminate, httpVersion: "2" });
+            ? createGrpcTransport({ baseUrl: task.urls.geminate, sessionManager })
+            : createConnectTransport({
+                baseUrl: task.urls.geminate,
+                httpVersion: "2",
+                sessionManager,
+              });
         const client = createClient(ChatService, transport);
         const request = {
           model: "gemini-2.5-flash",
@@ -236,25 +242,29 @@ async function runTask(task: Task): Promise<unknown> {
             { role: Role.USER, content: [{ part: { case: "text" as const, value: task.prompt } }] },
           ],
         };
-        // Warmed like the SSE TTFT task (a rate run of one call is warmed by the caller).
-        if (task.count! > 1) {
-          for (let i = 0; i < 50; i++) for await (const _ of client.streamComplete(request));
-        }
-        const ttft: number[] = [];
-        let frames = 0;
-        const start = performance.now();
-        for (let i = 0; i < task.count!; i++) {
-          const s = performance.now();
-          let first: number | undefined;
-          for await (const f of client.streamComplete(request)) {
-            if (f.choices[0]?.delta?.content) {
-              frames++;
-              first ??= performance.now() - s;
-            }
+        try {
+          // Warmed like the SSE TTFT task (a rate run of one call is warmed by the caller).
+          if (task.count! > 1) {
+            for (let i = 0; i < 50; i++) for await (const _ of client.streamComplete(request));
           }
-          if (first !== undefined) ttft.push(first);
+          const ttft: number[] = [];
+          let frames = 0;
+          const start = performance.now();
+          for (let i = 0; i < task.count!; i++) {
+            const s = performance.now();
+            let first: number | undefined;
+            for await (const f of client.streamComplete(request)) {
+              if (f.choices[0]?.delta?.content) {
+                frames++;
+                first ??= performance.now() - s;
+              }
+            }
+            if (first !== undefined) ttft.push(first);
+          }
+          return { ttft, frames, ms: performance.now() - start };
+        } finally {
+          sessionManager.abort();
         }
-        return { ttft, frames, ms: performance.now() - start };
       }
     }
   }

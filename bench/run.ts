@@ -103,16 +103,13 @@ async function emulatorStats(url: string): Promise<{ bytesWritten: number }> {
 
 type Urls = { emulator: string; geminate: string; passthrough?: string; portkey?: string };
 
-/** Runs one load task in its own pinned process and returns its JSON result. */
 /**
  * Runs one task in the load generator and returns its result. The generator is one process on
- * the load core that takes tasks one at a time (starting a process per task cost about 0.6 s
- * here); gRPC and Connect tasks still get a process of their own, so their HTTP/2 sessions end
- * with them.
+ * the load core that takes tasks one at a time: starting a process per task cost about 0.6 s
+ * here. (The stream holder of scenario 8 has a process of its own, killed when it is done.)
  */
 function load<T>(task: Record<string, unknown>): Promise<T> {
   const line = JSON.stringify({ key: KEY, ...task });
-  if (task.kind === "rpc") return loadOnce<T>(line);
   loader ??= startLoader();
   const { child, waiting } = loader;
   return new Promise<T>((resolve, reject) => {
@@ -129,38 +126,20 @@ let loader:
   | undefined;
 
 function startLoader(): NonNullable<typeof loader> {
-  const child = spawnLoad(["--serve"], "pipe");
+  const command = [process.execPath, `${ROOT}bench/load.ts`, "--serve"];
+  const [cmd, ...rest] = PIN ? ["taskset", "-c", CORES.upstream, ...command] : command;
+  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  children.add(child);
   const waiting: NonNullable<typeof loader>["waiting"] = [];
   createInterface({ input: child.stdout! }).on("line", (l) =>
     waiting.shift()?.resolve(JSON.parse(l)),
   );
   child.once("exit", (code) => {
+    children.delete(child);
     loader = undefined;
     for (const w of waiting.splice(0)) w.reject(new Error(`load exited ${code}`));
   });
   return { child, waiting };
-}
-
-function loadOnce<T>(line: string): Promise<T> {
-  const child = spawnLoad([line], "ignore");
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve, reject) =>
-    child.once("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`load exited ${code}`)),
-    ),
-  );
-}
-
-function spawnLoad(args: string[], stdin: "pipe" | "ignore"): ChildProcess {
-  const command = [process.execPath, `${ROOT}bench/load.ts`, ...args];
-  const [cmd, ...rest] = PIN ? ["taskset", "-c", CORES.upstream, ...command] : command;
-  const child = spawn(cmd!, rest, { cwd: ROOT, stdio: [stdin, "pipe", "inherit"] });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
 }
 
 const pct = (values: number[], p: number) => {
