@@ -75,3 +75,8 @@ export function usage(
     cachedTokens,
   };
 }
+
+/** Whether a frame carries answer tokens (text or a tool call): its arrival is the first token. */
+export function carriesToken(frame: CompletionChunk): boolean {
+  return frame.choices.some((c) => c.delta?.content || c.delta?.toolCalls.length);
+}

@@ -1,3 +1,4 @@
+import { carriesToken } from "../core/frames.ts";
 import { toConnectError } from "../core/gateway-error.ts";
 import type { CompletionChunk, Usage } from "../gen/geminate/v1/chat_pb.js";
 import { drained } from "../server/drained.ts";
@@ -67,12 +68,8 @@ export async function writeSse(
           headersSent = true;
         }
         if (next.value.usage) usage = next.value.usage;
-        else if (
-          firstToken === undefined &&
-          next.value.choices.some((c) => c.delta?.content || c.delta?.toolCalls.length)
-        ) {
+        else if (firstToken === undefined && carriesToken(next.value))
           firstToken = performance.now();
-        }
         const json = renderer.render(next.value);
         if (json === undefined) continue;
         wrote = true;

@@ -51,7 +51,7 @@ interface Protocol {
   contentType: string;
   /** The deadline header's value in ms; an error when it is malformed or too long. */
   timeout(value: string | undefined): { timeoutMs?: number; error?: ConnectError };
-  /** Writes the call's end (trailers and status) and ends the response. */
+  /** Writes the call's end (trailers and status) after the headers, and ends the response. */
   end(res: Response, trailer: Headers, error: ConnectError | undefined): void;
 }
 
@@ -60,7 +60,6 @@ const grpc: Protocol = {
   contentType: grpcProtocol.contentTypeProto,
   timeout: (value) => grpcProtocol.parseTimeout(value ?? null, Number.POSITIVE_INFINITY),
   end(res, trailer, error) {
-    if (!res.headersSent) res.writeHead(200, { "content-type": this.contentType });
     grpcProtocol.setTrailerStatus(trailer, error);
     // The response went through specGrpcMessage: grpc-message is re-encoded to the spec's rules.
     res.addTrailers(Object.fromEntries(trailer));
@@ -74,7 +73,6 @@ const connect: Protocol = {
   contentType: connectProtocol.contentTypeStreamProto,
   timeout: (value) => connectProtocol.parseTimeout(value ?? null, Number.POSITIVE_INFINITY),
   end(res, trailer, error) {
-    if (!res.headersSent) res.writeHead(200, { "content-type": this.contentType });
     res.end(
       envelope(connectProtocol.endStreamFlag, endStream.serialize({ metadata: trailer, error })),
     );
@@ -149,6 +147,9 @@ export function directStreamComplete(options: DirectStreamOptions) {
     res.on("close", gone);
     shutdown.add(ended);
     const trailer = new Headers();
+    const head = () => {
+      if (!res.headersSent) res.writeHead(200, { "content-type": protocol.contentType });
+    };
     const cork = new TurnCork(res);
     let record: CallRecord | undefined;
     let error: ConnectError | undefined;
@@ -164,7 +165,7 @@ export function directStreamComplete(options: DirectStreamOptions) {
       });
       for await (const frame of frames) {
         calls.frame(record, frame, trailer);
-        if (!res.headersSent) res.writeHead(200, { "content-type": protocol.contentType });
+        head();
         cork.hold();
         if (!res.write(envelope(0, toBinary(CompletionChunkSchema, frame)))) await drained(res);
         if (call.signal.aborted) throw call.signal.reason;
@@ -182,7 +183,10 @@ export function directStreamComplete(options: DirectStreamOptions) {
       clearTimeout(timer);
       res.off("close", gone);
       shutdown.delete(ended);
-      if (!closed()) protocol.end(res, trailer, error);
+      if (!closed()) {
+        head();
+        protocol.end(res, trailer, error);
+      }
       if (record) calls.end(record, call.signal);
     }
   }

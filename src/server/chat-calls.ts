@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { carriesToken } from "../core/frames.ts";
 import type { CompletionChunk, Usage } from "../gen/geminate/v1/chat_pb.js";
 import type { CallObserver, CallRecord } from "./call-record.ts";
 import type { ClientKeys } from "./client-keys.ts";
@@ -53,12 +54,8 @@ export class ChatCalls {
 
   /** A frame on its way out: the first token's time, and its usage (also in the trailers). */
   frame(record: CallRecord, chunk: CompletionChunk, trailer: Headers): void {
-    if (
-      record.firstToken === undefined &&
-      chunk.choices.some((c) => c.delta?.content || c.delta?.toolCalls.length)
-    ) {
+    if (record.firstToken === undefined && carriesToken(chunk))
       record.firstToken = performance.now();
-    }
     if (chunk.usage) {
       record.usage = chunk.usage;
       setUsageTrailers(trailer, chunk.usage);
