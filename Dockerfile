@@ -19,4 +19,4 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 8080
-CMD ["node", "--min-semi-space-size=16", "dist/main.cjs"]
+CMD ["node", "--min-semi-space-size=16", "--max-semi-space-size=16", "dist/main.cjs"]
