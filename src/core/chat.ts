@@ -1,9 +1,19 @@
 import { Code } from "@connectrpc/connect";
-import { Observable, type Subscription } from "rxjs";
+import {
+  Observable,
+  type Observer,
+  type Subscriber,
+  type Subscription,
+  type Unsubscribable,
+} from "rxjs";
 import { buildRequest } from "../gemini/build-request.ts";
 import { ChunkTranslator } from "../gemini/chunk-translator.ts";
 import { convertUsage } from "../gemini/convert-usage.ts";
-import type { GenerateContentRequest, GenerateContentResponse } from "../gemini/wire.ts";
+import type {
+  GeminiUsage,
+  GenerateContentRequest,
+  GenerateContentResponse,
+} from "../gemini/wire.ts";
 import type {
   CompleteRequest,
   Completion,
@@ -90,9 +100,8 @@ export class Chat {
   /**
    * The frames of one answer, cold: nothing is fetched or sent upstream until subscribed.
    * Request building, the upstream call, its timing report and the translation are one
-   * Observable rather than a chain of operators: every stream holds its subscribers for its
-   * whole life, and the chain (defer, from, switchMap, tap, finalize and an operator) cost
-   * about 30 closures and subscribers per stream.
+   * `Answer` per subscription rather than a chain of operators: every stream holds these for
+   * its whole life, and the operator chain cost about 30 closures and subscribers per stream.
    */
   frames(
     request: CompleteRequest,
@@ -100,80 +109,9 @@ export class Chat {
     signal: AbortSignal,
     options: CallOptions & { upstreamStream?: boolean } = {},
   ): Observable<CompletionChunk> {
-    const { upstream, catalogue, fetcher, now, newId, report, onFetchRefused } = this.#deps;
-    return new Observable<CompletionChunk>((subscriber) => {
-      const model = catalogue.resolve(request.model);
-      if (!model) {
-        throw new GatewayError(`The model '${request.model}' does not exist`, Code.NotFound, {
-          param: "model",
-          reason: "model_not_found",
-        });
-      }
-      const translator = new ChunkTranslator({
-        model: request.model,
-        created: BigInt(Math.floor(now() / 1000)),
-        newId,
-      });
-      const emit = (frame: CompletionChunk) => subscriber.next(frame);
-      const media = new MediaResolver(
-        fetcher,
-        signal,
-        model.capabilities.mediaResolution ?? false,
-        onFetchRefused,
-      );
-      let call: Subscription | undefined;
-      buildRequest(request, model, (m, param) => media.part(m, param)).then(
-        (body) => {
-          if (subscriber.closed) return;
-          const started = performance.now();
-          let first: number | undefined;
-          let usage: GenerateContentResponse["usageMetadata"];
-          let error: unknown;
-          call = upstream
-            .generate(model.upstream, body, {
-              stream: options.upstreamStream ?? true,
-              flow,
-              timeoutMs: options.timeoutMs,
-              headers: options.headers,
-            })
-            .subscribe({
-              next(event) {
-                first ??= (performance.now() - started) / 1000;
-                if (event.usageMetadata) usage = event.usageMetadata;
-                try {
-                  translator.push(event, emit);
-                } catch (err) {
-                  subscriber.error(err);
-                }
-              },
-              error(err) {
-                error = err;
-                subscriber.error(err);
-              },
-              complete() {
-                try {
-                  translator.end(emit);
-                  subscriber.complete();
-                } catch (err) {
-                  subscriber.error(err);
-                }
-              },
-            });
-          // Told when the call ends, fails or is given up (runs at once if it already has).
-          call.add(() =>
-            report(
-              model.upstream,
-              (performance.now() - started) / 1000,
-              first,
-              usage && convertUsage(usage),
-              error,
-            ),
-          );
-        },
-        (err: unknown) => subscriber.error(err),
-      );
-      return () => call?.unsubscribe();
-    });
+    return new Observable<CompletionChunk>((subscriber) =>
+      new Answer(this.#deps, subscriber).start(request, flow, signal, options),
+    );
   }
 
   /**
@@ -202,5 +140,115 @@ export class Chat {
       builder.add(frame);
     }
     return builder.build();
+  }
+}
+
+/**
+ * One subscription to `Chat.frames`: it observes the upstream call and is the teardown of the
+ * subscriber (an Unsubscribable). A class, not closures: an open stream holds it for life.
+ */
+class Answer implements Observer<GenerateContentResponse>, Unsubscribable {
+  readonly #deps: Required<ChatDependencies>;
+  readonly #subscriber: Subscriber<CompletionChunk>;
+  #translator: ChunkTranslator | undefined;
+  #upstreamModel = "";
+  #call: Subscription | undefined;
+  #started = 0;
+  #first: number | undefined;
+  #usage: GeminiUsage | undefined;
+  #reported = false;
+
+  constructor(deps: Required<ChatDependencies>, subscriber: Subscriber<CompletionChunk>) {
+    this.#deps = deps;
+    this.#subscriber = subscriber;
+  }
+
+  start(
+    request: CompleteRequest,
+    flow: Flow,
+    signal: AbortSignal,
+    options: CallOptions & { upstreamStream?: boolean },
+  ): this {
+    const { catalogue, fetcher, now, newId, onFetchRefused } = this.#deps;
+    const model = catalogue.resolve(request.model);
+    if (!model) {
+      throw new GatewayError(`The model '${request.model}' does not exist`, Code.NotFound, {
+        param: "model",
+        reason: "model_not_found",
+      });
+    }
+    this.#upstreamModel = model.upstream;
+    this.#translator = new ChunkTranslator({
+      model: request.model,
+      created: BigInt(Math.floor(now() / 1000)),
+      newId,
+    });
+    const media = new MediaResolver(
+      fetcher,
+      signal,
+      model.capabilities.mediaResolution ?? false,
+      onFetchRefused,
+    );
+    buildRequest(request, model, (m, param) => media.part(m, param)).then(
+      (body) => {
+        if (this.#subscriber.closed) return;
+        this.#started = performance.now();
+        this.#call = this.#deps.upstream
+          .generate(model.upstream, body, {
+            stream: options.upstreamStream ?? true,
+            flow,
+            timeoutMs: options.timeoutMs,
+            headers: options.headers,
+          })
+          .subscribe(this);
+      },
+      (err: unknown) => this.#subscriber.error(err),
+    );
+    return this;
+  }
+
+  next(event: GenerateContentResponse): void {
+    this.#first ??= (performance.now() - this.#started) / 1000;
+    if (event.usageMetadata) this.#usage = event.usageMetadata;
+    try {
+      this.#translator?.push(event, this.#subscriber);
+    } catch (err) {
+      this.#subscriber.error(err);
+    }
+  }
+
+  error(err: unknown): void {
+    this.#report(err);
+    this.#subscriber.error(err);
+  }
+
+  complete(): void {
+    this.#report();
+    try {
+      this.#translator?.end(this.#subscriber);
+      this.#subscriber.complete();
+    } catch (err) {
+      this.#subscriber.error(err);
+    }
+  }
+
+  /** The subscriber is done (or gave up): the upstream call is given up too. */
+  unsubscribe(): void {
+    this.#call?.unsubscribe();
+    this.#report();
+  }
+
+  /** Tells `report` once about an upstream call that was made. */
+  #report(error?: unknown): void {
+    if (this.#reported || this.#started === 0) return;
+    this.#reported = true;
+    const usage = this.#usage;
+    this.#deps.report(
+      this.#upstreamModel,
+      (performance.now() - this.#started) / 1000,
+      this.#first,
+      usage && convertUsage(usage),
+      error,
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Observable, Subscription } from "rxjs";
+import type { Observable, Observer, Subscription } from "rxjs";
 import type { Flow } from "./flow.ts";
 import { toConnectError } from "./gateway-error.ts";
 
@@ -21,98 +21,143 @@ export function pull<T>(
   signal: AbortSignal,
   highWaterMark = PULL_HIGH_WATER_MARK,
 ): AsyncIterableIterator<T> {
-  const queue: T[] = [];
-  let head = 0;
-  let failure: ConnectError | undefined;
-  let done = false;
-  let waiting:
-    | { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }
-    | undefined;
-  let subscription: Subscription | undefined;
+  return new Pull(source, flow, signal, highWaterMark);
+}
 
-  const settle = () => {
-    if (!waiting) return;
-    const w = waiting;
-    if (head < queue.length) {
-      waiting = undefined;
-      w.resolve({ value: take(), done: false });
-    } else if (failure) {
-      waiting = undefined;
-      w.reject(failure);
-    } else if (done) {
-      waiting = undefined;
-      w.resolve({ value: undefined, done: true });
-    }
-  };
-  const take = (): T => {
-    const value = queue[head] as T;
-    queue[head++] = undefined as T;
-    if (head === queue.length) {
-      queue.length = 0;
-      head = 0;
-    }
-    if (flow.paused && queue.length - head <= highWaterMark >> 1) flow.resume();
-    return value;
-  };
-  const stop = () => {
-    signal.removeEventListener("abort", onAbort);
-    subscription?.unsubscribe();
-  };
-  const onAbort = () => {
-    if (done || failure) return;
-    failure = abortError(signal.reason);
-    queue.length = 0;
-    head = 0;
-    stop();
-    settle();
-  };
-  const start = () => {
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    subscription = source.subscribe({
-      next(value) {
-        if (waiting) {
-          const w = waiting;
-          waiting = undefined;
-          w.resolve({ value, done: false });
-          return;
-        }
-        queue.push(value);
-        if (queue.length - head >= highWaterMark) flow.pause();
-      },
-      error(err) {
-        failure = toConnectError(err);
-        signal.removeEventListener("abort", onAbort);
-        settle();
-      },
-      complete() {
-        done = true;
-        signal.removeEventListener("abort", onAbort);
-        settle();
-      },
+// Classes rather than closures: an open stream holds its iterator for its whole life, and the
+// closure version cost 11 functions and their context per stream.
+
+class Pull<T> implements AsyncIterableIterator<T> {
+  /** Dropped once subscribed: it holds the request, which a long stream need not keep. */
+  #source: Observable<T> | undefined;
+  readonly #flow: Flow;
+  readonly #signal: AbortSignal;
+  readonly #highWaterMark: number;
+  #queue: T[] = [];
+  #head = 0;
+  #failure: ConnectError | undefined;
+  #done = false;
+  #resolve: ((r: IteratorResult<T>) => void) | undefined;
+  #reject: ((e: unknown) => void) | undefined;
+  #subscription: Subscription | undefined;
+
+  constructor(source: Observable<T>, flow: Flow, signal: AbortSignal, highWaterMark: number) {
+    this.#source = source;
+    this.#flow = flow;
+    this.#signal = signal;
+    this.#highWaterMark = highWaterMark;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#source) this.#start(this.#source);
+    if (this.#head < this.#queue.length)
+      return Promise.resolve({ value: this.#take(), done: false });
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
     });
-  };
+  }
 
-  const iterator: AsyncIterableIterator<T> = {
-    next() {
-      if (!subscription && !failure) start();
-      if (head < queue.length) return Promise.resolve({ value: take(), done: false });
-      if (failure) return Promise.reject(failure);
-      if (done) return Promise.resolve({ value: undefined, done: true });
-      return new Promise((resolve, reject) => {
-        waiting = { resolve, reject };
-      });
-    },
-    return() {
-      done = true;
-      stop();
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  };
-  return iterator;
+  return(): Promise<IteratorResult<T>> {
+    this.#source = undefined;
+    this.#done = true;
+    this.#stop();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  /** The signal's abort listener (an EventListener object: no function per stream). */
+  handleEvent(): void {
+    if (this.#done || this.#failure) return;
+    this.#failure = abortError(this.#signal.reason);
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#stop();
+    this.#settle();
+  }
+
+  push(value: T): void {
+    const resolve = this.#resolve;
+    if (resolve) {
+      this.#resolve = this.#reject = undefined;
+      resolve({ value, done: false });
+      return;
+    }
+    this.#queue.push(value);
+    if (this.#queue.length - this.#head >= this.#highWaterMark) this.#flow.pause();
+  }
+
+  end(err?: unknown): void {
+    if (err === undefined) this.#done = true;
+    else this.#failure = toConnectError(err);
+    this.#signal.removeEventListener("abort", this);
+    this.#settle();
+  }
+
+  #start(source: Observable<T>): void {
+    this.#source = undefined;
+    if (this.#signal.aborted) {
+      this.handleEvent();
+      return;
+    }
+    this.#signal.addEventListener("abort", this, { once: true });
+    this.#subscription = source.subscribe(new PullObserver(this));
+  }
+
+  #stop(): void {
+    this.#signal.removeEventListener("abort", this);
+    this.#subscription?.unsubscribe();
+  }
+
+  #take(): T {
+    const queue = this.#queue;
+    const value = queue[this.#head] as T;
+    queue[this.#head++] = undefined as T;
+    if (this.#head === queue.length) {
+      queue.length = 0;
+      this.#head = 0;
+    }
+    if (this.#flow.paused && queue.length - this.#head <= this.#highWaterMark >> 1)
+      this.#flow.resume();
+    return value;
+  }
+
+  /** Answers a waiting `next()` if there is now something to answer with. */
+  #settle(): void {
+    const resolve = this.#resolve;
+    const reject = this.#reject;
+    if (!resolve || !reject) return;
+    if (this.#head < this.#queue.length) resolve({ value: this.#take(), done: false });
+    else if (this.#failure) reject(this.#failure);
+    else if (this.#done) resolve({ value: undefined, done: true });
+    else return;
+    this.#resolve = this.#reject = undefined;
+  }
+}
+
+class PullObserver<T> implements Observer<T> {
+  readonly #pull: Pull<T>;
+
+  constructor(pull: Pull<T>) {
+    this.#pull = pull;
+  }
+
+  next(value: T): void {
+    this.#pull.push(value);
+  }
+
+  error(err: unknown): void {
+    this.#pull.end(err ?? new Error("the stream failed"));
+  }
+
+  complete(): void {
+    this.#pull.end();
+  }
 }
 
 /** What an aborted call reports: the signal's reason if it is a ConnectError (deadline). */

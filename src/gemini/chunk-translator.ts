@@ -15,6 +15,11 @@ import { mapFinishReason } from "./map-finish-reason.ts";
 import { statusError } from "./map-status.ts";
 import type { GeminiCandidate, GeminiUsage, GenerateContentResponse } from "./wire.ts";
 
+/** Where frames go: the answer's subscriber. */
+export interface FrameSink {
+  next(frame: CompletionChunk): void;
+}
+
 export interface ChunkContext {
   /** The model id as the caller named it; echoed on every frame. */
   readonly model: string;
@@ -60,7 +65,7 @@ export class ChunkTranslator {
     this.#context = context;
   }
 
-  push(event: GenerateContentResponse, emit: (frame: CompletionChunk) => void): void {
+  push(event: GenerateContentResponse, out: FrameSink): void {
     if (event.error) throw statusError(event.error);
     this.#header ??= {
       id: `chatcmpl-${event.responseId ?? this.#context.newId()}`,
@@ -74,15 +79,15 @@ export class ChunkTranslator {
     if (blockReason && !event.candidates?.length) {
       // A blocked prompt: no candidates at all. A content_filter choice, never an empty 200.
       this.#blocked = true;
-      this.#start(header, 0, emit);
+      this.#start(header, 0, out);
       this.#finish.set(0, blockReason);
       return;
     }
-    for (const candidate of event.candidates ?? []) this.#candidate(header, candidate, emit);
+    for (const candidate of event.candidates ?? []) this.#candidate(header, candidate, out);
   }
 
   /** The upstream ended: an answer that never finished is a failure, never a clean stop. */
-  end(emit: (frame: CompletionChunk) => void): void {
+  end(out: FrameSink): void {
     const header = this.#header;
     if (!header || this.#finish.size === 0 || this.#finish.size < this.#started.size) {
       throw new GatewayError("Gemini ended the answer without a finish reason", Code.Unavailable);
@@ -91,19 +96,15 @@ export class ChunkTranslator {
       let reason = this.#blocked ? FinishReason.CONTENT_FILTER : mapFinishReason(native);
       // Gemini ends a function-call turn with STOP; OpenAI clients loop on "tool_calls".
       if (reason === FinishReason.STOP && this.#calls?.has(index)) reason = FinishReason.TOOL_CALLS;
-      emit(chunk(header, [choice(index, delta(), reason, native)]));
+      out.next(chunk(header, [choice(index, delta(), reason, native)]));
     }
     // Always a usage frame, so include_usage callers get one; zeros when Gemini sent none.
-    emit(chunk(header, [], convertUsage(this.#usage ?? {})));
+    out.next(chunk(header, [], convertUsage(this.#usage ?? {})));
   }
 
-  #candidate(
-    header: FrameHeader,
-    candidate: GeminiCandidate,
-    emit: (frame: CompletionChunk) => void,
-  ): void {
+  #candidate(header: FrameHeader, candidate: GeminiCandidate, out: FrameSink): void {
     const index = candidate.index ?? 0;
-    this.#start(header, index, emit);
+    this.#start(header, index, out);
     let content = "";
     let reasoning = "";
     let signature = "";
@@ -169,7 +170,7 @@ export class ChunkTranslator {
         images,
         thoughtSignature: signature,
       });
-      emit(chunk(header, [choice(index, d, FinishReason.UNSPECIFIED, "", logprobs)]));
+      out.next(chunk(header, [choice(index, d, FinishReason.UNSPECIFIED, "", logprobs)]));
     }
     if (candidate.finishReason) this.#finish.set(index, candidate.finishReason);
   }
@@ -188,10 +189,10 @@ export class ChunkTranslator {
     };
   }
 
-  #start(header: FrameHeader, index: number, emit: (frame: CompletionChunk) => void): void {
+  #start(header: FrameHeader, index: number, out: FrameSink): void {
     if (this.#started.has(index)) return;
     this.#started.add(index);
-    emit(chunk(header, [choice(index, delta({ role: Role.ASSISTANT }))]));
+    out.next(chunk(header, [choice(index, delta({ role: Role.ASSISTANT }))]));
   }
 }
 
