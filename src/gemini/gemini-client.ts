@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Observable, type Subscriber } from "rxjs";
+import { Observable, type Subscriber, type TeardownLogic } from "rxjs";
 import { type Dispatcher, Pool } from "undici";
 import type { UpstreamOptions as GenerateOptions } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
@@ -48,6 +48,13 @@ const DEFAULT_COOL_DOWN_MS = 5_000;
 /** A key whose daily quota ran out rests this long. */
 const DAILY_COOL_DOWN_MS = 60 * 60_000;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+/**
+ * Request bytes the HTTP/2 pool may have sent without an answer begun. Node refuses new streams
+ * on a session holding more than its maxSessionMemory (10 MB, which undici cannot raise) of
+ * unsent data: six 4 MB prompts at once failed half their first attempts. Past this budget a
+ * stream goes over HTTP/1.1, on a connection of its own.
+ */
+const H2_UNANSWERED_BYTES = 6 * 1024 * 1024;
 
 /**
  * The upstream: Gemini's REST API over two undici pools (streams on HTTP/2, unary calls on
@@ -68,6 +75,8 @@ export class GeminiClient {
     Omit<GeminiClientOptions, "baseUrl" | "apiKeys" | "connections" | "connectTimeoutMs" | "h2c">
   >;
   #inflight = 0;
+  /** Bytes of requests sent on `#streams` whose answers have not begun (see H2_UNANSWERED_BYTES). */
+  #h2Unanswered = 0;
   /** Retries made, for metrics. */
   retries = 0;
 
@@ -136,50 +145,67 @@ export class GeminiClient {
   ): Observable<GenerateContentResponse> {
     const method = options.stream ? "streamGenerateContent?alt=sse" : "generateContent";
     const path = `${this.#basePath}/v1beta/models/${encodeURIComponent(model)}:${method}`;
-    return new Observable<GenerateContentResponse>((subscriber) => {
-      if (this.#inflight >= this.#options.maxInflight) {
-        subscriber.error(
-          new GatewayError("geminate is at capacity; retry shortly", Code.Unavailable, {
-            retryAfterSeconds: 1,
-            reason: "overloaded",
-          }),
-        );
-        return;
-      }
-      this.#inflight++;
-      const abort = new AbortController();
-      /** Set when one of our own timers ended the call (as opposed to the caller leaving). */
-      let timedOut: GatewayError | undefined;
-      const timeout = (message: string) => {
-        timedOut ??= new GatewayError(message, Code.DeadlineExceeded);
-        abort.abort(timedOut);
-      };
-      const maxTimer =
-        this.#options.maxStreamMs > 0
-          ? setTimeout(
-              () => timeout("the answer took longer than its maximum duration"),
-              this.#options.maxStreamMs,
-            )
-          : undefined;
-      /** The call ended on its own: nothing to abort at teardown (aborting allocates). */
-      let settled = false;
-      this.#run(path, JSON.stringify(body), options, abort.signal, timeout, subscriber).then(
-        () => {
-          settled = true;
-          subscriber.complete();
-        },
-        (err: unknown) => {
-          settled = true;
-          if (timedOut) subscriber.error(timedOut);
-          else if (!abort.signal.aborted) subscriber.error(transportError(err));
-        },
+    return new Observable<GenerateContentResponse>((subscriber) =>
+      this.#call(path, body, options, subscriber),
+    );
+  }
+
+  /**
+   * One subscription's call. A method of its own so that the closures a stream keeps for its
+   * whole life (timers, teardown) do not share a context with the request body: they held a
+   * long prompt (images, PDFs) in memory until the answer ended.
+   */
+  #call(
+    path: string,
+    body: GenerateContentRequest,
+    options: GenerateOptions,
+    subscriber: Subscriber<GenerateContentResponse>,
+  ): TeardownLogic {
+    if (this.#inflight >= this.#options.maxInflight) {
+      subscriber.error(
+        new GatewayError("geminate is at capacity; retry shortly", Code.Unavailable, {
+          retryAfterSeconds: 1,
+          reason: "overloaded",
+        }),
       );
-      return () => {
-        this.#inflight--;
-        clearTimeout(maxTimer);
-        if (!settled) abort.abort();
-      };
-    });
+      return;
+    }
+    this.#inflight++;
+    const abort = new AbortController();
+    /** Set when one of our own timers ended the call (as opposed to the caller leaving). */
+    let timedOut: GatewayError | undefined;
+    const timeout = (message: string) => {
+      timedOut ??= new GatewayError(message, Code.DeadlineExceeded);
+      abort.abort(timedOut);
+    };
+    const maxTimer =
+      this.#options.maxStreamMs > 0
+        ? setTimeout(
+            () => timeout("the answer took longer than its maximum duration"),
+            this.#options.maxStreamMs,
+          )
+        : undefined;
+    /** The call ended on its own: nothing to abort at teardown (aborting allocates). */
+    let settled = false;
+    // A Buffer, not the string: undici keeps what it is given until the answer ends, and made a
+    // Buffer copy of a string besides (a long prompt was held twice for a whole stream).
+    const payload = Buffer.from(JSON.stringify(body));
+    this.#run(path, payload, options, abort.signal, timeout, subscriber).then(
+      () => {
+        settled = true;
+        subscriber.complete();
+      },
+      (err: unknown) => {
+        settled = true;
+        if (timedOut) subscriber.error(timedOut);
+        else if (!abort.signal.aborted) subscriber.error(transportError(err));
+      },
+    );
+    return () => {
+      this.#inflight--;
+      clearTimeout(maxTimer);
+      if (!settled) abort.abort();
+    };
   }
 
   /** Every chat model the upstream lists (bare ids), following its pages. */
@@ -218,7 +244,7 @@ export class GeminiClient {
 
   async #run(
     path: string,
-    body: string,
+    body: Buffer,
     options: GenerateOptions,
     signal: AbortSignal,
     timeout: (message: string) => void,
@@ -242,7 +268,7 @@ export class GeminiClient {
   /** Sends the request until an attempt answers 200, or fails in a way not worth retrying. */
   async #connect(
     path: string,
-    body: string,
+    body: Buffer,
     options: GenerateOptions,
     signal: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
@@ -281,7 +307,7 @@ export class GeminiClient {
   /** One try with one key: the 200 response, or why it failed and whether a retry may help. */
   async #attempt(
     path: string,
-    body: string,
+    body: Buffer,
     options: GenerateOptions,
     signal: AbortSignal,
     key: string,
@@ -290,8 +316,11 @@ export class GeminiClient {
     | { error: GatewayError; retryable: boolean; retryAfterMs?: number | undefined }
   > {
     let response: Dispatcher.ResponseData;
+    const bytes = options.stream ? body.length : 0;
+    const h2 = options.stream && this.#h2Unanswered + bytes <= H2_UNANSWERED_BYTES;
+    if (h2) this.#h2Unanswered += bytes;
     try {
-      response = await (options.stream ? this.#streams : this.#unary).request({
+      response = await (h2 ? this.#streams : this.#unary).request({
         method: "POST",
         path,
         headers: {
@@ -311,6 +340,8 @@ export class GeminiClient {
       // Refused or reset before any answer: worth another try; a timeout is not.
       const error = transportError(err);
       return { error, retryable: error.code === Code.Unavailable };
+    } finally {
+      if (h2) this.#h2Unanswered -= bytes;
     }
     if (response.statusCode === 200) return { response };
     const header = response.headers["retry-after"];

@@ -5,7 +5,7 @@ import type { Chat } from "../core/chat.ts";
 import { toConnectError } from "../core/gateway-error.ts";
 import type { CallRecord } from "../server/call-record.ts";
 import type { RateLimiter } from "../server/rate-limiter.ts";
-import { parseChatRequest } from "./chat-request.ts";
+import { type ChatCall, parseChatRequest } from "./chat-request.ts";
 import { PingClock } from "./ping-clock.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { renderCompletion } from "./render-chunk.ts";
@@ -45,12 +45,16 @@ export function createOpenAIHandler(options: OpenAIHandlerOptions) {
     record: CallRecord,
   ): Promise<true> {
     try {
-      const call = parseChatRequest(await readJsonBody(req, maxBodyBytes));
+      let call: ChatCall | undefined = parseChatRequest(await readJsonBody(req, maxBodyBytes));
       record.model = call.request.model;
       limiter?.admit(record.client ?? "anonymous");
       if (call.stream) {
         const frames = chat.stream(call.request, signal, { headers: record.upstreamHeaders });
-        const result = await writeSse(res, frames, call.includeUsage, signal, pings);
+        const { includeUsage } = call;
+        // This frame stays suspended for the whole stream: it must not keep the request (a
+        // long prompt, images, PDFs) alive after the upstream call has it.
+        call = undefined;
+        const result = await writeSse(res, frames, includeUsage, signal, pings);
         record.usage = result.usage;
         record.firstToken = result.firstToken;
         record.error = result.error;

@@ -74,6 +74,27 @@ describe("an HTTP/2 upstream", () => {
     }
   });
 
+  test("large prompts at once all get answers (Node caps what one HTTP/2 session may hold queued)", async () => {
+    // Six 4 MB prompts (a PDF or a photo each): Node refuses new streams on an HTTP/2 session
+    // holding 10 MB of unsent data (NGHTTP2_ENHANCE_YOUR_CALM). Half of these failed their
+    // first attempt and waited for a retry; a longer burst ran out of retries with 503s.
+    const retries = async () => {
+      const text = await (await fetch(`${stack.url}/metrics`)).text();
+      return Number(/^geminate_upstream_retries_total (\d+)/m.exec(text)?.[1]);
+    };
+    const retriesBefore = await retries();
+    const filler = "x".repeat(4_000_000);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => ask(`[emulator words=5] ${i} ${filler}`)),
+    );
+    for (const [i, res] of answers.entries()) {
+      assert.equal(res.status, 200, `call ${i}: ${res.text.slice(0, 300)}`);
+      assert.equal(sseData(res.text).at(-1), "[DONE]", `call ${i}`);
+      assert.doesNotMatch(res.text, /"error"/, `call ${i}`);
+    }
+    assert.equal(await retries(), retriesBefore, "no call needed a second attempt");
+  });
+
   for (const fault of ["midstream", "reset", "malformed"]) {
     test(`fail=${fault} after the first event ends the stream with an error`, async () => {
       const res = await ask(`[emulator fail=${fault} words=20]`);
