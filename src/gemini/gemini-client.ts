@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Observable, type Subscriber, type TeardownLogic } from "rxjs";
 import { type Dispatcher, Pool } from "undici";
@@ -55,6 +56,12 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
  * stream goes over HTTP/1.1, on a connection of its own.
  */
 const H2_UNANSWERED_BYTES = 6 * 1024 * 1024;
+/**
+ * A streaming request body from this size on is handed to undici as a stream: it keeps any
+ * other body until the answer ends (a stream's whole life, with photos or PDFs in it), and lets
+ * a stream go once sent. Smaller bodies skip the stream's cost.
+ */
+const RELEASED_BODY_BYTES = 64 * 1024;
 
 /**
  * The upstream: Gemini's REST API over two undici pools (streams on HTTP/2, unary calls on
@@ -326,13 +333,14 @@ export class GeminiClient {
         headers: {
           ...options.headers,
           "content-type": "application/json",
+          "content-length": String(body.length),
           "x-goog-api-key": key,
           // Google APIs honour a server-side deadline: the caller's remaining time.
           ...(options.timeoutMs !== undefined && {
             "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
           }),
         },
-        body,
+        body: options.stream && body.length >= RELEASED_BODY_BYTES ? released(body) : body,
         signal,
       });
     } catch (err) {
@@ -412,5 +420,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason);
     };
     signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** A readable of `bytes` that lets go of them once read. */
+function released(bytes: Buffer): Readable {
+  let rest: Buffer | undefined = bytes;
+  return new Readable({
+    read() {
+      this.push(rest ?? null);
+      rest = undefined;
+    },
   });
 }
