@@ -84,6 +84,22 @@ describe("fault injection", () => {
     assert.ok(!res.text.includes('"error"'));
   });
 
+  test("characters split across upstream reads arrive whole", async () => {
+    // A byte a time: every two-, three- and four-byte UTF-8 character spans reads.
+    const text = "héllo wörld, 日本語 👋🏽";
+    upstream.script({
+      kind: "stream",
+      events: [textEvent(text.slice(0, 8)), textEvent(text.slice(8), "STOP")],
+      bytesPerWrite: 1,
+    });
+    const { res } = await ask();
+    assert.equal(res.status, 200);
+    const frames = sseData(res.text)
+      .slice(0, -1)
+      .map((d) => JSON.parse(d));
+    assert.equal(frames.map((f) => f.choices[0]?.delta?.content ?? "").join(""), text);
+  });
+
   test("a 400 is never retried", async () => {
     upstream.script({
       kind: "status",

@@ -12,6 +12,8 @@ export type Script =
       delayMs?: number;
       /** After the events: end the body, hang, drop the connection, or append an error object. */
       after?: "end" | "stall" | "reset" | "error";
+      /** Write the body this many bytes at a time, a millisecond apart (split characters). */
+      bytesPerWrite?: number;
     };
 
 export interface Seen {
@@ -82,7 +84,12 @@ async function play(script: Script, res: http.ServerResponse): Promise<void> {
       for (const event of script.events) {
         if (script.delayMs) await new Promise((r) => setTimeout(r, script.delayMs));
         if (res.destroyed) return;
-        res.write(`data: ${JSON.stringify(event)}\r\n\r\n`);
+        const frame = Buffer.from(`data: ${JSON.stringify(event)}\r\n\r\n`);
+        const step = script.bytesPerWrite ?? frame.length;
+        for (let at = 0; at < frame.length && !res.destroyed; at += step) {
+          if (at > 0) await new Promise((r) => setTimeout(r, 1));
+          res.write(frame.subarray(at, at + step));
+        }
       }
       if (script.after === "stall") return;
       if (script.after === "reset") {
