@@ -64,8 +64,8 @@ const H2_UNANSWERED_BYTES = 6 * 1024 * 1024;
 const RELEASED_BODY_BYTES = 64 * 1024;
 
 /**
- * The upstream: Gemini's REST API over two undici pools (streams on HTTP/2, unary calls on
- * HTTP/1.1). Each call is an Observable of validated GenerateContentResponse events;
+ * The upstream: Gemini's REST API over two undici pools (streams on HTTP/2, unary calls and
+ * streams past H2_UNANSWERED_BYTES on HTTP/1.1). Each call is an Observable of validated GenerateContentResponse events;
  * unsubscribing aborts the HTTP request, and the body is read only while `flow` is open. Before
  * the first answer byte a failed attempt is retried (connect errors, 429, 5xx; never other 4xx)
  * with jittered backoff that honours Retry-After and RetryInfo, moving to another key of the
@@ -194,8 +194,7 @@ export class GeminiClient {
         : undefined;
     /** The call ended on its own: nothing to abort at teardown (aborting allocates). */
     let settled = false;
-    // A Buffer, not the string: undici keeps what it is given until the answer ends, and made a
-    // Buffer copy of a string besides (a long prompt was held twice for a whole stream).
+    // A Buffer, not the string: undici copies a string body into a Buffer and keeps both.
     const payload = Buffer.from(JSON.stringify(body));
     this.#run(path, payload, options, abort.signal, timeout, subscriber).then(
       () => {
