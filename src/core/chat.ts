@@ -25,7 +25,7 @@ import type { SafeFetch } from "../media/safe-fetch.ts";
 import { CompletionBuilder } from "./aggregate.ts";
 import { Flow } from "./flow.ts";
 import { GatewayError } from "./gateway-error.ts";
-import type { ModelCatalogue } from "./models.ts";
+import type { ModelCatalogue, ResolvedModel } from "./models.ts";
 import { pull } from "./pull.ts";
 
 /** What the core needs from the upstream: Gemini events for one request. */
@@ -110,7 +110,7 @@ export class Chat {
     options: CallOptions & { upstreamStream?: boolean } = {},
   ): Observable<CompletionChunk> {
     return new Observable<CompletionChunk>((subscriber) =>
-      new Answer(this.#deps, subscriber).start(request, flow, signal, options),
+      new Answer(this.#deps, subscriber, request).start(request, flow, signal, options),
     );
   }
 
@@ -150,39 +150,46 @@ export class Chat {
 class Answer implements Observer<GenerateContentResponse>, Unsubscribable {
   readonly #deps: Required<ChatDependencies>;
   readonly #subscriber: Subscriber<CompletionChunk>;
-  #translator: ChunkTranslator | undefined;
-  #upstreamModel = "";
+  readonly #model: ResolvedModel;
+  readonly #translator: ChunkTranslator;
   #call: Subscription | undefined;
   #started = 0;
   #first: number | undefined;
   #usage: GeminiUsage | undefined;
   #reported = false;
 
-  constructor(deps: Required<ChatDependencies>, subscriber: Subscriber<CompletionChunk>) {
-    this.#deps = deps;
-    this.#subscriber = subscriber;
-  }
-
-  start(
+  /** Throws NotFound for an unknown model (the subscriber gets it as its error). */
+  constructor(
+    deps: Required<ChatDependencies>,
+    subscriber: Subscriber<CompletionChunk>,
     request: CompleteRequest,
-    flow: Flow,
-    signal: AbortSignal,
-    options: CallOptions & { upstreamStream?: boolean },
-  ): this {
-    const { catalogue, fetcher, now, newId, onFetchRefused } = this.#deps;
-    const model = catalogue.resolve(request.model);
+  ) {
+    const model = deps.catalogue.resolve(request.model);
     if (!model) {
       throw new GatewayError(`The model '${request.model}' does not exist`, Code.NotFound, {
         param: "model",
         reason: "model_not_found",
       });
     }
-    this.#upstreamModel = model.upstream;
+    this.#deps = deps;
+    this.#subscriber = subscriber;
+    this.#model = model;
     this.#translator = new ChunkTranslator({
       model: request.model,
-      created: BigInt(Math.floor(now() / 1000)),
-      newId,
+      created: BigInt(Math.floor(deps.now() / 1000)),
+      newId: deps.newId,
     });
+  }
+
+  /** Builds the request and calls upstream. `request` is not kept: a long stream need not hold it. */
+  start(
+    request: CompleteRequest,
+    flow: Flow,
+    signal: AbortSignal,
+    options: CallOptions & { upstreamStream?: boolean },
+  ): this {
+    const { fetcher, onFetchRefused } = this.#deps;
+    const model = this.#model;
     const media = new MediaResolver(
       fetcher,
       signal,
@@ -211,7 +218,7 @@ class Answer implements Observer<GenerateContentResponse>, Unsubscribable {
     this.#first ??= (performance.now() - this.#started) / 1000;
     if (event.usageMetadata) this.#usage = event.usageMetadata;
     try {
-      this.#translator?.push(event, this.#subscriber);
+      this.#translator.push(event, this.#subscriber);
     } catch (err) {
       this.#subscriber.error(err);
     }
@@ -225,7 +232,7 @@ class Answer implements Observer<GenerateContentResponse>, Unsubscribable {
   complete(): void {
     this.#report();
     try {
-      this.#translator?.end(this.#subscriber);
+      this.#translator.end(this.#subscriber);
       this.#subscriber.complete();
     } catch (err) {
       this.#subscriber.error(err);
@@ -244,7 +251,7 @@ class Answer implements Observer<GenerateContentResponse>, Unsubscribable {
     this.#reported = true;
     const usage = this.#usage;
     this.#deps.report(
-      this.#upstreamModel,
+      this.#model.upstream,
       (performance.now() - this.#started) / 1000,
       this.#first,
       usage && convertUsage(usage),

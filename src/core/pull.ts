@@ -92,9 +92,14 @@ class Pull<T> implements AsyncIterableIterator<T> {
     if (this.#queue.length - this.#head >= this.#highWaterMark) this.#flow.pause();
   }
 
-  end(err?: unknown): void {
-    if (err === undefined) this.#done = true;
-    else this.#failure = toConnectError(err);
+  end(): void {
+    this.#done = true;
+    this.#signal.removeEventListener("abort", this);
+    this.#settle();
+  }
+
+  fail(err: unknown): void {
+    this.#failure = toConnectError(err);
     this.#signal.removeEventListener("abort", this);
     this.#settle();
   }
@@ -152,7 +157,7 @@ class PullObserver<T> implements Observer<T> {
   }
 
   error(err: unknown): void {
-    this.#pull.end(err ?? new Error("the stream failed"));
+    this.#pull.fail(err);
   }
 
   complete(): void {

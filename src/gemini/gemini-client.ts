@@ -322,9 +322,8 @@ export class GeminiClient {
     | { error: GatewayError; retryable: boolean; retryAfterMs?: number | undefined }
   > {
     let response: Dispatcher.ResponseData;
-    const bytes = options.stream ? body.length : 0;
-    const h2 = options.stream && this.#h2Unanswered + bytes <= H2_UNANSWERED_BYTES;
-    if (h2) this.#h2Unanswered += bytes;
+    const h2 = options.stream && this.#h2Unanswered + body.length <= H2_UNANSWERED_BYTES;
+    if (h2) this.#h2Unanswered += body.length;
     try {
       response = await (h2 ? this.#streams : this.#unary).request({
         method: "POST",
@@ -348,7 +347,7 @@ export class GeminiClient {
       const error = transportError(err);
       return { error, retryable: error.code === Code.Unavailable };
     } finally {
-      if (h2) this.#h2Unanswered -= bytes;
+      if (h2) this.#h2Unanswered -= body.length;
     }
     if (response.statusCode === 200) return { response };
     const header = response.headers["retry-after"];
