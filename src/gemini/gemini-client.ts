@@ -1,12 +1,13 @@
 import { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Observable, type Subscriber, type TeardownLogic } from "rxjs";
-import { type Dispatcher, Pool } from "undici";
+import { Pool } from "undici";
 import type { UpstreamOptions as GenerateOptions } from "../core/chat.ts";
 import { GatewayError } from "../core/gateway-error.ts";
+import { Exchange } from "./exchange.ts";
 import { KeyPool } from "./key-pool.ts";
 import { upstreamError } from "./map-status.ts";
-import { readEvents, readText } from "./read-events.ts";
+import { readEvents } from "./read-events.ts";
 import {
   type GenerateContentRequest,
   type GenerateContentResponse,
@@ -224,13 +225,17 @@ export class GeminiClient {
     do {
       seen.add(pageToken);
       const query = `pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`;
-      const response = await this.#unary.request({
-        method: "GET",
-        path: `${this.#basePath}/v1beta/models?${query}`,
-        headers: { "x-goog-api-key": key },
-        signal,
-      });
-      const text = await readText(response.body, MAX_BODY_BYTES);
+      const response = new Exchange(signal, MAX_BODY_BYTES);
+      this.#unary.dispatch(
+        {
+          method: "GET",
+          path: `${this.#basePath}/v1beta/models?${query}`,
+          headers: { "x-goog-api-key": key },
+        },
+        response,
+      );
+      await response.started;
+      const text = await response.text();
       if (response.statusCode !== 200) throw upstreamError(response.statusCode, text);
       const page = modelsPageSchema.parse(JSON.parse(text));
       for (const m of page.models ?? []) {
@@ -258,11 +263,11 @@ export class GeminiClient {
   ): Promise<void> {
     const response = await this.#connect(path, body, options, signal);
     if (!options.stream) {
-      subscriber.next(parseEvent(await readText(response.body, MAX_BODY_BYTES)));
+      subscriber.next(parseEvent(await response.text()));
       return;
     }
     // Returned, not awaited: this frame is not kept suspended for the stream's whole life.
-    return readEvents(response.body, parseEvent, subscriber, {
+    return readEvents(response, parseEvent, subscriber, {
       flow: options.flow,
       signal,
       firstEventMs: this.#options.firstByteTimeoutMs,
@@ -277,7 +282,7 @@ export class GeminiClient {
     body: Buffer,
     options: GenerateOptions,
     signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
+  ): Promise<Exchange> {
     const failedKeys = new Set<string>();
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
@@ -318,29 +323,32 @@ export class GeminiClient {
     signal: AbortSignal,
     key: string,
   ): Promise<
-    | { response: Dispatcher.ResponseData }
+    | { response: Exchange }
     | { error: GatewayError; retryable: boolean; retryAfterMs?: number | undefined }
   > {
-    let response: Dispatcher.ResponseData;
+    const response = new Exchange(signal, MAX_BODY_BYTES);
     const h2 = options.stream && this.#h2Unanswered + body.length <= H2_UNANSWERED_BYTES;
     if (h2) this.#h2Unanswered += body.length;
     try {
-      response = await (h2 ? this.#streams : this.#unary).request({
-        method: "POST",
-        path,
-        headers: {
-          ...options.headers,
-          "content-type": "application/json",
-          "content-length": String(body.length),
-          "x-goog-api-key": key,
-          // Google APIs honour a server-side deadline: the caller's remaining time.
-          ...(options.timeoutMs !== undefined && {
-            "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
-          }),
+      (h2 ? this.#streams : this.#unary).dispatch(
+        {
+          method: "POST",
+          path,
+          headers: {
+            ...options.headers,
+            "content-type": "application/json",
+            "content-length": String(body.length),
+            "x-goog-api-key": key,
+            // Google APIs honour a server-side deadline: the caller's remaining time.
+            ...(options.timeoutMs !== undefined && {
+              "x-server-timeout": String(Math.max(1, Math.ceil(options.timeoutMs / 1000))),
+            }),
+          },
+          body: options.stream && body.length >= RELEASED_BODY_BYTES ? released(body) : body,
         },
-        body: options.stream && body.length >= RELEASED_BODY_BYTES ? released(body) : body,
-        signal,
-      });
+        response,
+      );
+      await response.started;
     } catch (err) {
       if (signal.aborted) throw err;
       // Refused or reset before any answer: worth another try; a timeout is not.
@@ -353,7 +361,7 @@ export class GeminiClient {
     const header = response.headers["retry-after"];
     const error = upstreamError(
       response.statusCode,
-      await readText(response.body, MAX_BODY_BYTES),
+      await response.text(),
       typeof header === "string" ? header : undefined,
     );
     const after = error.metadata.get("retry-after");
