@@ -101,11 +101,14 @@ describe("cancellation and backpressure over SSE", () => {
 describe("backpressure over HTTP/2 on both hops (gRPC caller, h2c upstream)", () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ emulator: {}, env: { GEMINI_H2C: "true" } });
+    stack = await startStack({
+      emulator: {},
+      env: { GEMINI_H2C: "true", GEMINI_IDLE_TIMEOUT_MS: "300" },
+    });
   });
   after(() => stack.close());
 
-  test("a paused caller lets the upstream send only about one flow-control window ahead", async () => {
+  test("a paused caller lets the upstream send only about one window ahead, and is never timed out for it", async () => {
     const words = 50_000;
     const client = createClient(ChatService, createGrpcTransport({ baseUrl: stack.url }));
     const before = stack.emulator!.stats.bytesWritten;
@@ -128,6 +131,9 @@ describe("backpressure over HTTP/2 on both hops (gRPC caller, h2c upstream)", ()
       await new Promise((r) => setTimeout(r, 100));
     }
     const sentWhilePaused = stack.emulator!.stats.bytesWritten - before;
+    // Silence is timed only while geminate waits for Gemini, not while it waits for its caller:
+    // a pause of three idle timeouts must not end the answer.
+    await new Promise((r) => setTimeout(r, 1_000));
     let count = 1;
     let finish = FinishReason.UNSPECIFIED;
     for (let f = await frames.next(); !f.done; f = await frames.next()) {
