@@ -29,4 +29,5 @@ http
       res.destroy();
     }
   })
-  .listen(Number(process.env.PORT), "127.0.0.1");
+  // The kernel's cap, as geminate asks for: Node's default (511) drops SYNs in a burst.
+  .listen({ port: Number(process.env.PORT), host: "127.0.0.1", backlog: 65_535 });

@@ -2,6 +2,14 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 
+/**
+ * Connections the kernel may hold for accept() (it caps this at net.core.somaxconn, 4096 on
+ * current kernels; Go's listeners ask for the same cap). Node's default, 511, overflowed when
+ * 1,000 clients connected at once: the kernel dropped their SYNs and each retried a second
+ * later, which put a full second on the slowest tenth of the burst.
+ */
+const LISTEN_BACKLOG = 65_535;
+
 /** The HTTP/2 connection preface a prior-knowledge (h2c) client opens with (RFC 9113 §3.4). */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -68,7 +76,7 @@ export class OnePortServer {
   listen(port: number, host: string): Promise<net.AddressInfo> {
     return new Promise((resolve, reject) => {
       this.#tcp.once("error", reject);
-      this.#tcp.listen(port, host, () => {
+      this.#tcp.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.#tcp.off("error", reject);
         resolve(this.#tcp.address() as net.AddressInfo);
       });
