@@ -29,6 +29,8 @@ interface Task {
   seconds?: number;
   bytesPerSecond?: number;
   protocol?: "grpc" | "connect";
+  /** rpc over gRPC: the client library (connect-node's, or @grpc/grpc-js, the reference). */
+  client?: "connect-node" | "grpc-js";
 }
 
 /** Runs one task against its own fresh connection pool, closed when the task is done. */
@@ -242,10 +244,39 @@ async function runTask(task: Task): Promise<unknown> {
             { role: Role.USER, content: [{ part: { case: "text" as const, value: task.prompt } }] },
           ],
         };
+        let open: () => AsyncIterable<{ choices: { delta?: { content: string } }[] }> = () =>
+          client.streamComplete(request);
+        let closeGrpcJs = () => {};
+        if (task.client === "grpc-js") {
+          const grpc = await import("@grpc/grpc-js");
+          const protoLoader = await import("@grpc/proto-loader");
+          const definition = protoLoader.loadSync("proto/geminate/v1/chat.proto", {
+            defaults: true,
+            enums: String,
+          });
+          type Stub = new (
+            address: string,
+            credentials: unknown,
+          ) => { streamComplete(r: object): AsyncIterable<never>; close(): void };
+          const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+            geminate: { v1: { ChatService: Stub } };
+          };
+          const stub = new pkg.geminate.v1.ChatService(
+            new URL(task.urls.geminate).host,
+            grpc.credentials.createInsecure(),
+          );
+          // A grpc-js call is a Readable of plain objects, so it iterates like connect-node's.
+          const plain = {
+            model: request.model,
+            messages: [{ role: "ROLE_USER", content: [{ text: task.prompt }] }],
+          };
+          open = () => stub.streamComplete(plain);
+          closeGrpcJs = () => stub.close();
+        }
         try {
           // Warmed like the SSE TTFT task (a rate run of one call is warmed by the caller).
           if (task.count! > 1) {
-            for (let i = 0; i < 50; i++) for await (const _ of client.streamComplete(request));
+            for (let i = 0; i < 50; i++) for await (const _ of open());
           }
           const ttft: number[] = [];
           let frames = 0;
@@ -253,7 +284,7 @@ async function runTask(task: Task): Promise<unknown> {
           for (let i = 0; i < task.count!; i++) {
             const s = performance.now();
             let first: number | undefined;
-            for await (const f of client.streamComplete(request)) {
+            for await (const f of open()) {
               if (f.choices[0]?.delta?.content) {
                 frames++;
                 first ??= performance.now() - s;
@@ -264,6 +295,7 @@ async function runTask(task: Task): Promise<unknown> {
           return { ttft, frames, ms: performance.now() - start };
         } finally {
           sessionManager.abort();
+          closeGrpcJs();
         }
       }
     }
