@@ -15,8 +15,9 @@ export interface BodySink {
  * a quarter of the upstream client's CPU per streamed call here, and the async iteration of
  * the body cost a promise per read. `started` settles when the answer begins; the body then
  * goes whole to `text()` (an error, a unary answer) or chunk by chunk to a sink (a stream),
- * which may `pause()` the exchange while its consumer is full. Aborting `signal` cancels it,
- * queued or running.
+ * which may `pause()` the exchange while its consumer is full. Aborting `signal` cancels it
+ * at once if it is running, or as soon as it leaves undici's queue (undici's hook for taking a
+ * request out of its queue is internal to `request()`).
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   statusCode = 0;
