@@ -36,6 +36,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** A `text()` waiting for the end. */
   #whole: { resolve: (text: string) => void; reject: (err: Error) => void } | undefined;
 
+  /** Sends a request on `dispatcher`; `limit` caps the body bytes held (see `text()`). */
+  static send(
+    dispatcher: Dispatcher,
+    options: Dispatcher.DispatchOptions,
+    signal: AbortSignal,
+    limit: number,
+  ): Exchange {
+    const exchange = new Exchange(signal, limit);
+    dispatcher.dispatch(options, exchange);
+    return exchange;
+  }
+
   /** `limit`: the most body bytes held for `text()` or for a sink still to come. */
   constructor(signal: AbortSignal, limit: number) {
     this.#signal = signal;

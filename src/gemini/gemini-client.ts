@@ -225,14 +225,15 @@ export class GeminiClient {
     do {
       seen.add(pageToken);
       const query = `pageSize=1000${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ""}`;
-      const response = new Exchange(signal, MAX_BODY_BYTES);
-      this.#unary.dispatch(
+      const response = Exchange.send(
+        this.#unary,
         {
           method: "GET",
           path: `${this.#basePath}/v1beta/models?${query}`,
           headers: { "x-goog-api-key": key },
         },
-        response,
+        signal,
+        MAX_BODY_BYTES,
       );
       await response.started;
       const text = await response.text();
@@ -326,11 +327,12 @@ export class GeminiClient {
     | { response: Exchange }
     | { error: GatewayError; retryable: boolean; retryAfterMs?: number | undefined }
   > {
-    const response = new Exchange(signal, MAX_BODY_BYTES);
+    let response: Exchange;
     const h2 = options.stream && this.#h2Unanswered + body.length <= H2_UNANSWERED_BYTES;
     if (h2) this.#h2Unanswered += body.length;
     try {
-      (h2 ? this.#streams : this.#unary).dispatch(
+      response = Exchange.send(
+        h2 ? this.#streams : this.#unary,
         {
           method: "POST",
           path,
@@ -346,7 +348,8 @@ export class GeminiClient {
           },
           body: options.stream && body.length >= RELEASED_BODY_BYTES ? released(body) : body,
         },
-        response,
+        signal,
+        MAX_BODY_BYTES,
       );
       await response.started;
     } catch (err) {
