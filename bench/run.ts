@@ -572,7 +572,7 @@ async function main(): Promise<void> {
       passthrough: excess.passthrough,
       geminate: excess.geminate!,
       portkey: excess.portkey,
-      versus: `${over >= 0 ? "+" : ""}${over.toFixed(0)} KiB; RSS +${rssGrowthMb.toFixed(1)} MB`,
+      versus: `${signed(over)} KiB; RSS ${signed(rssGrowthMb, 1)} MB`,
       target: "≤ +256 KiB, flat RSS",
       met: over <= 256 && rssGrowthMb < concurrency * 2,
     });

@@ -60,7 +60,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   /** The signal's abort listener (an object, so the exchange needs no closure). */
   handleEvent(): void {
-    this.#controller?.abort(this.#signal.reason);
+    this.abort(this.#signal.reason);
   }
 
   abort(reason: Error): void {
