@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build, type Plugin } from "esbuild";
 
@@ -73,6 +73,40 @@ const rxjsModules: Plugin = {
     }));
   },
 };
+
+/**
+ * @bufbuild/protobuf's base64 coders with Node's native one in front (scripts/node-base64.ts
+ * says why). Its two exported functions are renamed and called where Node cannot answer; the
+ * build fails if they are not found, so an upgrade that moves them is noticed.
+ */
+let protobufBase64Replaced = false;
+const protobufBase64: Plugin = {
+  name: "protobuf-base64",
+  setup(b) {
+    const file = /@bufbuild[\\/]protobuf[\\/]dist[\\/]esm[\\/]wire[\\/]base64-encoding\.js$/;
+    b.onLoad({ filter: file }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      const renamed = source
+        .replace("export function base64Decode(", "function protobufBase64Decode(")
+        .replace("export function base64Encode(", "function protobufBase64Encode(");
+      if (
+        !renamed.includes("function protobufBase64Decode(") ||
+        renamed.includes("export function")
+      )
+        throw new Error(`${args.path}: its base64 functions are not where the build expects them`);
+      protobufBase64Replaced = true;
+      const node = JSON.stringify(join(root, "scripts/node-base64.ts"));
+      return {
+        contents: `${renamed}
+import { nodeBase64Decode, nodeBase64Encode } from ${node};
+export function base64Decode(text) { return nodeBase64Decode(text) ?? protobufBase64Decode(text); }
+export const base64Encode = nodeBase64Encode;`,
+        loader: "js",
+      };
+    });
+  },
+};
+
 const out = resolve(root, process.argv[2] ?? "dist");
 
 await build({
@@ -98,9 +132,10 @@ await build({
   // character instead of two, ~4 MB less resident. Names stay readable in stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
-  plugins: [undiciParts, promClientParts, rxjsModules],
+  plugins: [undiciParts, promClientParts, rxjsModules, protobufBase64],
   logLevel: "warning",
 });
+if (!protobufBase64Replaced) throw new Error("the bundle took protobuf's base64 coders elsewhere");
 mkdirSync(join(out, "gen"), { recursive: true });
 copyFileSync(join(root, "src/gen/descriptors.binpb"), join(out, "gen/descriptors.binpb"));
 copyFileSync(join(root, "scripts/main.cjs"), join(out, "main.cjs"));
@@ -125,6 +160,11 @@ async function warmUp(dir: string): Promise<void> {
       if (line) resolve((JSON.parse(line) as { port: number }).port);
     });
     void exited.then(() => reject(new Error(`the warm-up run exited early:\n${log}`)));
+    // A bundle that neither serves nor exits must fail the build, not hang it.
+    setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the warm-up run did not serve within 30 s:\n${log}`));
+    }, 30_000).unref();
   });
   const base = `http://127.0.0.1:${port}`;
   const expectOk = async (r: Response) => {

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
@@ -17,6 +17,12 @@ const OUT = join(ROOT, ".tmp/main-test-dist");
 execFileSync(process.execPath, [join(ROOT, "scripts/build.ts"), OUT], { stdio: "inherit" });
 const MAIN = join(OUT, "main.cjs");
 
+// A failed assertion leaves its gateway running; it must not keep the test run from ending.
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 function start(env: Record<string, string>): {
   child: ChildProcess;
   lines: string[];
@@ -26,6 +32,8 @@ function start(env: Record<string, string>): {
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   const lines: string[] = [];
   let buffer = "";
   const ready = new Promise<number>((resolve, reject) => {
@@ -67,6 +75,32 @@ test("npm start without a key serves on the embedded emulator and says so; SIGTE
     (await reflection.listMethods("geminate.v1.ChatService")).map((m) => m.name).sort(),
     ["Complete", "ListModels", "StreamComplete"],
   );
+
+  // Connect JSON carries bytes as base64, which the bundle decodes with Node's coder: the
+  // gateway sniffs the image it decoded.
+  const png = Buffer.alloc(3000, 7);
+  png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const withImage = (data: Buffer) =>
+    fetch(`http://127.0.0.1:${port}/geminate.v1.ChatService/Complete`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gemini-2.5-flash",
+        messages: [
+          {
+            role: "ROLE_USER",
+            content: [
+              { text: "what is it?" },
+              { image: { data: data.toString("base64"), mimeType: "image/png" } },
+            ],
+          },
+        ],
+      }),
+    });
+  assert.equal((await withImage(png)).status, 200);
+  const notPng = await withImage(Buffer.alloc(3000, 7));
+  assert.equal(notPng.status, 400);
+  assert.match(await notPng.text(), /the data is not image\/png/);
 
   // A stream in flight when SIGTERM arrives still completes.
   const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
