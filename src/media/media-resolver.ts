@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { GatewayError, invalidArgument } from "../core/gateway-error.ts";
 import type { Part } from "../gemini/wire.ts";
 import { Detail, type Media } from "../gen/geminate/v1/chat_pb.js";
+import { decodeBase64 } from "./decode-base64.ts";
 import { FetchRefused, type SafeFetch } from "./safe-fetch.ts";
 import { acceptedMime, checkedMime } from "./sniff-mime.ts";
 
@@ -43,7 +44,8 @@ const EXTENSIONS: Record<string, string> = {
   txt: "text/plain",
 };
 
-const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)((?:;[\w.+-]+=[^;,]*)*);base64,([A-Za-z0-9+/]*={0,2})$/;
+/** A data URL up to its payload, which decodeBase64 checks. */
+const DATA_URL_HEAD = /^data:([\w.+-]+\/[\w.+-]+)((?:;[\w.+-]+=[^;,]*)*);base64,/;
 const YOUTUBE = /^https:\/\/(?:www\.|m\.)?(?:youtube\.com\/(?:watch|shorts\/|live\/)|youtu\.be\/)/;
 const GEMINI_FILES = /^https:\/\/generativelanguage\.googleapis\.com\/v1(?:beta)?\/files\//;
 
@@ -95,11 +97,13 @@ export class MediaResolver {
       throw invalidArgument(param, "a URL or data is required");
     const url = source.value;
     if (url.startsWith("data:")) {
-      const m = DATA_URL.exec(url);
-      if (!m || m[3]!.length % 4 !== 0) {
+      const head = DATA_URL_HEAD.exec(url);
+      const base64 = head ? url.slice(head[0].length) : undefined;
+      const bytes = base64 === undefined ? undefined : decodeBase64(base64);
+      if (!head || !bytes) {
         throw invalidArgument(param, "is not a valid base64 data URL (data:<type>;base64,<data>)");
       }
-      return this.#inline(m[1]!.toLowerCase(), Buffer.from(m[3]!, "base64"), param, m[3]);
+      return this.#inline(head[1]!.toLowerCase(), bytes, param, base64);
     }
     if (url.startsWith("gs://")) {
       const ext = url.split(".").pop()?.toLowerCase() ?? "";
