@@ -2,16 +2,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { decodeBase64 } from "../../src/media/decode-base64.ts";
+import { nearBase64 } from "../helpers/near-base64.ts";
 
 // The decoder must accept exactly what this pattern accepts, and give the bytes encoded.
 const STANDARD = /^[A-Za-z0-9+/]*={0,2}$/;
 const valid = (text: string) => STANDARD.test(text) && text.length % 4 === 0;
 
 test("accepts exactly standard padded base64", () => {
-  const near = fc.string({
-    unit: fc.constantFrom(..."AQgw+/-_=  \n\t$é.%".split(""), ..."ABCabc019".split("")),
-    maxLength: 16,
-  });
   // Valid text with one character changed: the cases a pattern and a decoder may disagree on.
   const mutated = fc
     .tuple(
@@ -25,7 +22,7 @@ test("accepts exactly standard padded base64", () => {
       return text.slice(0, i) + c + text.slice(i + 1);
     });
   fc.assert(
-    fc.property(fc.oneof(near, mutated), (text) => {
+    fc.property(fc.oneof(nearBase64, mutated), (text) => {
       assert.equal(decodeBase64(text) !== undefined, valid(text), JSON.stringify(text));
     }),
     { numRuns: 10_000 },

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { base64Decode, base64Encode } from "@bufbuild/protobuf/wire";
 import fc from "fast-check";
 import { nodeBase64Decode, nodeBase64Encode } from "../../scripts/node-base64.ts";
+import { nearBase64 } from "../helpers/near-base64.ts";
 
 // The bundle's coders must give protobuf's answers exactly: the same bytes for every string
 // Node decodes, and the same text for every encoding.
@@ -17,10 +18,6 @@ const bytesAt = fc
   });
 
 test("decoding: wherever Node answers, it gives protobuf's bytes", () => {
-  const near = fc.string({
-    unit: fc.constantFrom(..."AQgw+/-_=  \n\t$é.".split(""), ..."ABCabc019".split("")),
-    maxLength: 24,
-  });
   const encoded = fc
     .tuple(
       bytesAt,
@@ -28,7 +25,7 @@ test("decoding: wherever Node answers, it gives protobuf's bytes", () => {
     )
     .map(([bytes, encoding]) => base64Encode(bytes, encoding));
   fc.assert(
-    fc.property(fc.oneof(near, encoded), (text) => {
+    fc.property(fc.oneof(nearBase64, encoded), (text) => {
       const ours = nodeBase64Decode(text);
       if (ours !== undefined) assert.deepEqual(ours, base64Decode(text), JSON.stringify(text));
     }),
