@@ -4,7 +4,7 @@
 // the embedded descriptors make V8 optimise that loop, which keeps ~5 MB more of the Node binary
 // resident. Node's Buffer coder gives the same answer natively, for the strings where both agree.
 
-/** One or more base64 characters of either alphabet, then at most two "=" and nothing else. */
+/** Base64 characters of either alphabet, then at most two "=" and nothing else. */
 const plain = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /**
