@@ -596,46 +596,41 @@ async function main(): Promise<void> {
     const firstFrame: Record<string, number[]> = Object.fromEntries(
       Object.keys(clients).map((name) => [name, []]),
     );
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, task] of Object.entries(clients)) {
-        const r = await load<{ ttft: number[] }>({
-          ...task,
-          urls,
-          target: "geminate",
-          prompt,
-          count,
-        });
-        firstFrame[name]!.push(median(r.ttft));
-      }
-    }
-    const ttftOf = (name: keyof typeof clients) => median(firstFrame[name]!);
     // Rates as frames per CPU-second of geminate: the clients (connect-node's decoding, on the
     // core the emulator also uses) are slower than geminate and would be measured instead. Each
     // protocol runs once unmeasured first (the SSE path is warm from the other scenarios, gRPC's
-    // is not); then frames and CPU time are summed over interleaved rounds, with as many frames
-    // a run as scenario 5: one run of 20,000 was 8 ticks of the 10 ms CPU clock, a ratio ±12 %.
+    // is not); then frames and CPU time are summed over the rounds, with as many frames a run
+    // as scenario 5: one run of 20,000 was 8 ticks of the 10 ms CPU clock, a ratio ±12 %.
     const words = QUICK ? 30_000 : 100_000;
     const rateTasks = {
       sse: { kind: "throughput" },
       grpc: { kind: "rpc", count: 1, protocol: "grpc" },
       connect: { kind: "rpc", count: 1, protocol: "connect" },
     } as const;
-    const run = (task: Record<string, unknown>, prompt: string) =>
-      load<{ frames: number; ms: number }>({ urls, target: "geminate", prompt, ...task });
+    const run = <T>(task: Record<string, unknown>, extra: Record<string, unknown>) =>
+      load<T>({ urls, target: "geminate", ...task, ...extra });
     const sums = Object.fromEntries(
       Object.keys(rateTasks).map((name) => [name, { frames: 0, ms: 0, cpu: 0 }]),
     );
-    for (const task of Object.values(rateTasks)) await run(task, "[emulator words=3000 chunk=1]");
+    for (const task of Object.values(rateTasks))
+      await run(task, { prompt: "[emulator words=3000 chunk=1]" });
     for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, task] of Object.entries(clients)) {
+        const r = await run<{ ttft: number[] }>(task, { prompt, count });
+        firstFrame[name]!.push(median(r.ttft));
+      }
       for (const [name, task] of Object.entries(rateTasks)) {
         const cpu = cpuSeconds(geminate);
-        const r = await run(task, `[emulator words=${words} chunk=1]`);
+        const r = await run<{ frames: number; ms: number }>(task, {
+          prompt: `[emulator words=${words} chunk=1]`,
+        });
         const sum = sums[name]!;
         sum.cpu += cpuSeconds(geminate) - cpu;
         sum.frames += r.frames;
         sum.ms += r.ms;
       }
     }
+    const ttftOf = (name: keyof typeof clients) => median(firstFrame[name]!);
     const perCpu = (name: keyof typeof rateTasks) => sums[name]!.frames / sums[name]!.cpu;
     const perMs = (name: keyof typeof rateTasks) => sums[name]!.frames / sums[name]!.ms;
     for (const protocol of ["grpc", "connect"] as const) {

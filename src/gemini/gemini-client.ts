@@ -66,11 +66,11 @@ const RELEASED_BODY_BYTES = 64 * 1024;
 
 /**
  * The upstream: Gemini's REST API over two undici pools (streams on HTTP/2, unary calls and
- * streams past H2_UNANSWERED_BYTES on HTTP/1.1). Each call is an Observable of validated GenerateContentResponse events;
- * unsubscribing aborts the HTTP request, and the body is read only while `flow` is open. Before
- * the first answer byte a failed attempt is retried (connect errors, 429, 5xx; never other 4xx)
- * with jittered backoff that honours Retry-After and RetryInfo, moving to another key of the
- * pool where it can; after it, never.
+ * streams past H2_UNANSWERED_BYTES on HTTP/1.1). Each call is an Observable of validated
+ * GenerateContentResponse events; unsubscribing aborts the HTTP request, and the body is read
+ * only while `flow` is open. Before the first answer byte a failed attempt is retried (connect
+ * errors, 429, 5xx; never other 4xx) with jittered backoff that honours Retry-After and
+ * RetryInfo, moving to another key of the pool where it can; after it, never.
  */
 export class GeminiClient {
   /** streamGenerateContent, over HTTP/2. */
